@@ -1,0 +1,1198 @@
+//! Compiled programs and their tree-walking evaluator.
+
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::env::{Clock, NativeFn};
+use crate::error::{RuntimeError, Span};
+use crate::ops;
+use crate::types::Type;
+use crate::value::{List, Map, Str, Value};
+
+/// A side effect requested by an expression (`evt.SetMeta`, `UnmarshalJSON` into
+/// `evt.Unmarshaled`...), applied to the event after evaluation by [`Effects::apply`].
+///
+/// Effects are deferred because the evaluated data is borrowed while the expression runs; the
+/// rest of the same expression still sees them, as map reads consult the pending writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// `SetMeta(key, value)` on the event at address `target`.
+    SetMeta {
+        /// Address of the event.
+        target: usize,
+        /// Meta key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// `SetParsed(key, value)` on the event at address `target`.
+    SetParsed {
+        /// Address of the event.
+        target: usize,
+        /// Parsed key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// `map[key] = value` into the map at address `target` (e.g. `evt.Unmarshaled`).
+    MapInsert {
+        /// Address of the map.
+        target: usize,
+        /// Key.
+        key: String,
+        /// Value.
+        value: serde_json::Value,
+    },
+}
+
+/// Effects collected during one or more evaluations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects(pub Vec<Effect>);
+
+impl Effects {
+    /// No effect.
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Whether no effect was requested.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The latest pending write of `key` into the map at address `map`, as an owned value.
+    fn pending(&self, map: usize, key: &str) -> Option<Value<'static>> {
+        // `SetMeta`/`SetParsed` name the event; its maps sit at fixed offsets inside it.
+        let meta = std::mem::offset_of!(cs_types::Event, meta);
+        let parsed = std::mem::offset_of!(cs_types::Event, parsed);
+        self.0.iter().rev().find_map(|e| match e {
+            Effect::MapInsert {
+                target,
+                key: k,
+                value,
+            } if *target == map && k == key => Some(Value::from_json(value).into_static()),
+            Effect::SetMeta {
+                target,
+                key: k,
+                value,
+            } if target + meta == map && k == key => Some(Value::string(value.as_str())),
+            Effect::SetParsed {
+                target,
+                key: k,
+                value,
+            } if target + parsed == map && k == key => Some(Value::string(value.as_str())),
+            _ => None,
+        })
+    }
+
+    /// Applies the effects that target `evt` (its own address or that of its maps); effects
+    /// aimed at other objects are dropped, as they would have been lost copies upstream.
+    pub fn apply(self, evt: &mut cs_types::Event) {
+        let evt_addr = std::ptr::from_ref::<cs_types::Event>(evt) as usize;
+        let unmarshaled_addr = std::ptr::from_ref(&evt.unmarshaled) as usize;
+        let meta_addr = std::ptr::from_ref(&evt.meta) as usize;
+        let parsed_addr = std::ptr::from_ref(&evt.parsed) as usize;
+        let enriched_addr = std::ptr::from_ref(&evt.enriched) as usize;
+        for e in self.0 {
+            match e {
+                Effect::SetMeta { target, key, value } if target == evt_addr => {
+                    evt.meta.insert(key, value);
+                }
+                Effect::SetParsed { target, key, value } if target == evt_addr => {
+                    evt.parsed.insert(key, value);
+                }
+                Effect::MapInsert { target, key, value } => {
+                    if target == unmarshaled_addr {
+                        evt.unmarshaled.insert(key, value);
+                    } else if let serde_json::Value::String(s) = value {
+                        let map = if target == meta_addr {
+                            &mut evt.meta
+                        } else if target == parsed_addr {
+                            &mut evt.parsed
+                        } else if target == enriched_addr {
+                            &mut evt.enriched
+                        } else {
+                            continue;
+                        };
+                        map.insert(key, s);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What native functions and methods get besides their arguments.
+pub struct CallContext<'c> {
+    pub(crate) effects: &'c mut Effects,
+    pub(crate) clock: &'c dyn Clock,
+}
+
+impl CallContext<'_> {
+    /// The environment's clock.
+    pub fn now(&self) -> cs_types::GoTime {
+        self.clock.now()
+    }
+
+    /// Records `target[key] = value` for a map argument borrowed from the evaluated data
+    /// (e.g. `evt.Unmarshaled`), to be applied by [`Effects::apply`].
+    pub fn insert_into(
+        &mut self,
+        target: &Value<'_>,
+        key: &str,
+        value: serde_json::Value,
+    ) -> Result<(), RuntimeError> {
+        match target.as_map().and_then(Map::addr) {
+            Some(addr) => {
+                self.effects.0.push(Effect::MapInsert {
+                    target: addr,
+                    key: key.to_string(),
+                    value,
+                });
+                Ok(())
+            }
+            None => Err(RuntimeError::new(format!(
+                "cannot assign into {}: not a map of the evaluated data",
+                target.type_name()
+            ))),
+        }
+    }
+
+    /// A write of `key` into the map at address `map` requested earlier in this evaluation
+    /// and not applied yet.
+    pub fn pending(&self, map: usize, key: &str) -> Option<Value<'static>> {
+        if self.effects.is_empty() {
+            None
+        } else {
+            self.effects.pending(map, key)
+        }
+    }
+
+    /// Records an effect (used by object methods such as `SetMeta`).
+    pub fn push_effect(&mut self, effect: Effect) {
+        self.effects.0.push(effect);
+    }
+}
+
+/// Signature of a builtin implementation.
+pub(crate) type BuiltinFn =
+    for<'a> fn(&[Value<'a>], &mut CallContext<'_>) -> Result<Value<'a>, RuntimeError>;
+
+/// Predicate builtins (closures over a list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pred {
+    All,
+    None,
+    Any,
+    One,
+    Filter,
+    Map,
+    Find,
+    FindIndex,
+    FindLast,
+    FindLastIndex,
+    Count,
+    Sum,
+    GroupBy,
+    SortBy,
+    Reduce,
+}
+
+/// How a native function argument is adapted to its declared parameter type at run time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Coerce {
+    None,
+    /// Int → Float for a float64 parameter.
+    ToFloat,
+    /// A value of static type any asserted against the parameter type.
+    Assert(Type),
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrOp {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// Where a fused path starts: an environment variable or a local (closure element, `let`).
+#[derive(Clone, Copy)]
+pub(crate) enum Root {
+    Var(usize),
+    Local(usize),
+}
+
+/// One statically resolved step of a [`Node::Path`].
+pub(crate) struct Step {
+    pub kind: StepKind,
+    pub span: Span,
+}
+
+pub(crate) enum StepKind {
+    /// Struct field by index (name kept for messages).
+    Field(usize, &'static str),
+    /// Map key; a missing key yields the map's zero value.
+    Key(Box<str>),
+}
+
+/// A compiled expression node.
+pub(crate) enum Node {
+    Const(Value<'static>),
+    Var(usize),
+    Local(usize),
+    /// Statically resolved struct fields and map keys applied to `base` in turn.
+    Path {
+        base: Box<Node>,
+        steps: Vec<Step>,
+    },
+    Member {
+        base: Box<Node>,
+        name: Box<str>,
+        optional: bool,
+        span: Span,
+    },
+    Index {
+        base: Box<Node>,
+        index: Box<Node>,
+        optional: bool,
+        span: Span,
+    },
+    Slice {
+        base: Box<Node>,
+        from: Option<Box<Node>>,
+        to: Option<Box<Node>>,
+        span: Span,
+    },
+    Method {
+        base: Box<Node>,
+        index: usize,
+        args: Vec<Node>,
+        optional: bool,
+        span: Span,
+    },
+    DynMethod {
+        base: Box<Node>,
+        name: Box<str>,
+        args: Vec<Node>,
+        optional: bool,
+        span: Span,
+    },
+    Call {
+        func: Arc<NativeFn>,
+        args: Vec<(Node, Coerce)>,
+        span: Span,
+    },
+    Builtin {
+        f: BuiltinFn,
+        args: Vec<Node>,
+        span: Span,
+    },
+    Predicate {
+        kind: Pred,
+        list: Box<Node>,
+        body: Option<Box<Node>>,
+        slot: usize,
+        extra: Option<Box<Node>>,
+        span: Span,
+    },
+    Not(Box<Node>, Span),
+    Neg(Box<Node>, Span),
+    Plus(Box<Node>, Span),
+    And(Vec<Node>, Span),
+    Or(Vec<Node>, Span),
+    Eq(Box<Node>, Box<Node>),
+    EqConst(Box<Node>, Value<'static>),
+    /// `x == "literal"`: only a string equals a string.
+    EqStr(Box<Node>, Box<str>),
+    /// `root.Field.key` for a `map[string]string` field of a typed struct (`evt.Meta.x`).
+    StrMapKey {
+        root: Root,
+        index: usize,
+        key: Box<str>,
+        span: Span,
+    },
+    /// `root.Field.key == "literal"`, the most frequent filter shape.
+    StrMapKeyEq {
+        root: Root,
+        index: usize,
+        key: Box<str>,
+        value: Box<str>,
+        span: Span,
+    },
+    Cmp(&'static str, Box<Node>, Box<Node>, Span),
+    Arith(&'static str, Box<Node>, Box<Node>, Span),
+    In(Box<Node>, Box<Node>, Span),
+    StrOp(StrOp, Box<Node>, Box<Node>, Span),
+    Matches(Box<Node>, Box<Node>, Span),
+    MatchesConst(Box<Node>, Arc<Regex>, Span),
+    Range(Box<Node>, Box<Node>, Span),
+    Coalesce(Box<Node>, Box<Node>),
+    Cond(Box<Node>, Box<Node>, Box<Node>, Span),
+    Let {
+        slot: usize,
+        value: Box<Node>,
+        body: Box<Node>,
+    },
+    Sequence(Vec<Node>),
+    Chain(Box<Node>),
+    Array(Vec<Node>),
+    MapLit(Vec<(Node, Node)>),
+}
+
+/// Internal evaluation outcome: an error, or the `?.` short-circuit of a nil chain.
+pub(crate) enum Ex {
+    Err(RuntimeError),
+    NilChain,
+}
+
+impl From<RuntimeError> for Ex {
+    fn from(e: RuntimeError) -> Self {
+        Ex::Err(e)
+    }
+}
+
+pub(crate) type R<'a> = Result<Value<'a>, Ex>;
+
+/// Evaluation state: variables, locals (let bindings and closure pointers) and the context.
+pub(crate) struct Frame<'a, 'c> {
+    pub vars: &'c [Value<'a>],
+    pub locals: Vec<Value<'a>>,
+    pub cx: CallContext<'c>,
+}
+
+fn err_at(msg: impl Into<String>, span: Span) -> Ex {
+    Ex::Err(RuntimeError::new(msg).with_span(span))
+}
+
+fn spanned(e: RuntimeError, span: Span) -> Ex {
+    Ex::Err(e.with_span(span))
+}
+
+fn expect_bool(v: &Value<'_>, what: &str, span: Span) -> Result<bool, Ex> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        other => Err(err_at(
+            format!(
+                "invalid operation: {what} (non-bool value of type {})",
+                other.type_name()
+            ),
+            span,
+        )),
+    }
+}
+
+/// Member access by name at run time: map key (zero value if missing), struct field by name,
+/// error on nil and other types.
+pub(crate) fn fetch<'a>(base: &Value<'a>, name: &str) -> Result<Value<'a>, RuntimeError> {
+    match base {
+        Value::Map(m) => Ok(m.get_or_zero(name)),
+        Value::Object(o) => ops::object_field(o, name),
+        Value::Nil => Err(RuntimeError::new(format!("cannot fetch {name} from <nil>"))),
+        other => Err(RuntimeError::new(format!(
+            "cannot fetch {name} from {}",
+            other.type_name()
+        ))),
+    }
+}
+
+impl Root {
+    fn get<'f, 'a>(self, fr: &'f Frame<'a, '_>) -> &'f Value<'a> {
+        static NIL: Value<'static> = Value::Nil;
+        match self {
+            Root::Var(i) => fr.vars.get(i).unwrap_or(&NIL),
+            Root::Local(i) => fr.locals.get(i).unwrap_or(&NIL),
+        }
+    }
+}
+
+/// `m[key]`, seeing the writes of this evaluation that are not applied yet (`UnmarshalJSON`
+/// into `evt.Unmarshaled`, `evt.SetMeta`...), as Go sees its map writes at once.
+fn map_get<'a>(m: &Map<'a>, key: &str, fx: &Effects) -> Value<'a> {
+    if !fx.is_empty()
+        && let Some(addr) = m.addr()
+        && let Some(v) = fx.pending(addr, key)
+    {
+        return v;
+    }
+    m.get_or_zero(key)
+}
+
+/// `base.Field.key` through the generic object interface, for objects without the
+/// `str_map_field` fast path, or when writes are pending (and to produce the same errors as a
+/// plain path).
+fn slow_str_map_key<'a>(
+    base: &Value<'a>,
+    index: usize,
+    key: &str,
+    span: Span,
+    fx: &Effects,
+) -> R<'a> {
+    match base {
+        Value::Object(o) => match o.field(index) {
+            Value::Map(m) => Ok(map_get(&m, key, fx)),
+            other => fetch(&other, key).map_err(|e| spanned(e, span)),
+        },
+        other => Err(err_at(
+            format!("cannot fetch {key} from {}", other.type_name()),
+            span,
+        )),
+    }
+}
+
+fn list_index(len: usize, i: i64) -> Option<usize> {
+    let idx = if i < 0 { i + len as i64 } else { i };
+    (0..len as i64).contains(&idx).then_some(idx as usize)
+}
+
+/// `base[index]` at run time.
+pub(crate) fn index_value<'a>(
+    base: &Value<'a>,
+    index: &Value<'_>,
+) -> Result<Value<'a>, RuntimeError> {
+    match base {
+        Value::Map(m) => ops::map_index(m, index),
+        Value::List(l) => {
+            let Some(i) = index.as_int() else {
+                return Err(RuntimeError::new(format!(
+                    "invalid index type {} for list",
+                    index.type_name()
+                )));
+            };
+            match list_index(l.len(), i) {
+                Some(idx) => Ok(l.get(idx).unwrap_or_default()),
+                None => Err(RuntimeError::new(format!(
+                    "index out of range: {i} (array length is {})",
+                    l.len()
+                ))),
+            }
+        }
+        Value::Str(s) => {
+            let Some(i) = index.as_int() else {
+                return Err(RuntimeError::new(format!(
+                    "invalid index type {} for string",
+                    index.type_name()
+                )));
+            };
+            let bytes = s.as_str().as_bytes();
+            match list_index(bytes.len(), i) {
+                Some(idx) => Ok(Value::Int(i64::from(bytes[idx]))),
+                None => Err(RuntimeError::new(format!(
+                    "index out of range: {i} (array length is {})",
+                    bytes.len()
+                ))),
+            }
+        }
+        Value::Object(o) => match index {
+            Value::Str(name) => ops::object_field(o, name.as_str()),
+            other => Err(RuntimeError::new(format!(
+                "invalid field name type {}",
+                other.type_name()
+            ))),
+        },
+        Value::Nil => Err(RuntimeError::new(format!(
+            "cannot fetch {} from <nil>",
+            crate::format::format_v(index)
+        ))),
+        other => Err(RuntimeError::new(format!(
+            "cannot fetch {} from {}",
+            crate::format::format_v(index),
+            other.type_name()
+        ))),
+    }
+}
+
+/// Clamps slice bounds as expr does (never an error).
+fn clamp(len: usize, from: Option<i64>, to: Option<i64>) -> (usize, usize) {
+    let norm = |v: i64| -> usize {
+        let v = if v < 0 { v + len as i64 } else { v };
+        v.clamp(0, len as i64) as usize
+    };
+    let a = from.map_or(0, norm);
+    let b = to.map_or(len, norm);
+    (a, b.max(a))
+}
+
+/// Calls a time or duration method by name.
+fn value_method<'a>(
+    base: &Value<'a>,
+    name: &str,
+    args: &[Value<'a>],
+) -> Result<Value<'a>, RuntimeError> {
+    match base {
+        Value::Time(t) => crate::builtins::time_method(t, name, args),
+        Value::Duration(d) => crate::builtins::duration_method(*d, name, args),
+        Value::Nil => Err(RuntimeError::new(format!(
+            "cannot call method {name} on <nil>"
+        ))),
+        other => Err(RuntimeError::new(format!(
+            "type {} has no method {name}",
+            other.type_name()
+        ))),
+    }
+}
+
+impl Node {
+    /// Evaluates a node that must produce a bool without materialising a [`Value`] for the
+    /// boolean operators; `what` and `span` describe the operand for error messages.
+    pub(crate) fn test<'a>(
+        &self,
+        fr: &mut Frame<'a, '_>,
+        what: &str,
+        span: Span,
+    ) -> Result<bool, Ex> {
+        match self {
+            Node::StrMapKeyEq {
+                root,
+                index,
+                key,
+                value,
+                span,
+            } => {
+                let base = root.get(fr);
+                if let Value::Object(o) = base
+                    && let Some(m) = o.ref_str_map(*index)
+                    && fr.cx.effects.is_empty()
+                {
+                    return Ok(m.get(&**key).map_or("", String::as_str) == &**value);
+                }
+                let v = slow_str_map_key(base, *index, key, *span, fr.cx.effects)?;
+                Ok(matches!(&v, Value::Str(s) if s.as_str() == &**value))
+            }
+            Node::Not(a, span) => Ok(!a.test(fr, "! operand", *span)?),
+            Node::And(items, span) => {
+                for it in items {
+                    if !it.test(fr, "&& operand", *span)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Or(items, span) => {
+                for it in items {
+                    if it.test(fr, "|| operand", *span)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Node::Const(Value::Bool(b)) => Ok(*b),
+            other => {
+                let v = other.eval(fr)?;
+                expect_bool(&v, what, span)
+            }
+        }
+    }
+
+    /// Evaluates the node. Frequent nodes are handled here; the others live in
+    /// [`Node::eval_cold`] so that this recursive function keeps a small stack frame.
+    pub(crate) fn eval<'a>(&self, fr: &mut Frame<'a, '_>) -> R<'a> {
+        match self {
+            Node::Const(v) => Ok(v.clone()),
+            Node::Var(i) => Ok(fr.vars.get(*i).cloned().unwrap_or_default()),
+            Node::Local(i) => Ok(fr.locals.get(*i).cloned().unwrap_or_default()),
+            Node::Path { base, steps } => {
+                let mut cur = match &**base {
+                    Node::Var(i) => fr.vars.get(*i).cloned().unwrap_or_default(),
+                    other => other.eval(fr)?,
+                };
+                for step in steps {
+                    cur = match (&step.kind, cur) {
+                        (StepKind::Field(i, _), Value::Object(o)) => o.field(*i),
+                        (StepKind::Field(_, name), other) => {
+                            return Err(err_at(
+                                format!("cannot fetch {name} from {}", other.type_name()),
+                                step.span,
+                            ));
+                        }
+                        (StepKind::Key(k), Value::Map(m)) => map_get(&m, k, fr.cx.effects),
+                        (StepKind::Key(k), other) => {
+                            fetch(&other, k).map_err(|e| spanned(e, step.span))?
+                        }
+                    };
+                }
+                Ok(cur)
+            }
+            Node::Predicate {
+                kind,
+                list,
+                body,
+                slot,
+                extra,
+                span,
+            } => crate::builtins::predicate(
+                *kind,
+                list,
+                body.as_deref(),
+                *slot,
+                extra.as_deref(),
+                *span,
+                fr,
+            ),
+            Node::Not(..) | Node::And(..) | Node::Or(..) | Node::StrMapKeyEq { .. } => {
+                self.test(fr, "", Span::default()).map(Value::Bool)
+            }
+            Node::StrMapKey {
+                root,
+                index,
+                key,
+                span,
+            } => {
+                let base = root.get(fr);
+                if let Value::Object(o) = base
+                    && let Some(m) = o.ref_str_map(*index)
+                    && fr.cx.effects.is_empty()
+                {
+                    return Ok(Value::Str(Str::Borrowed(
+                        m.get(&**key).map_or("", String::as_str),
+                    )));
+                }
+                slow_str_map_key(base, *index, key, *span, fr.cx.effects)
+            }
+            Node::Eq(a, b) => {
+                let x = a.eval(fr)?;
+                let y = b.eval(fr)?;
+                Ok(Value::Bool(ops::equal(&x, &y)))
+            }
+            Node::EqConst(a, c) => {
+                let x = a.eval(fr)?;
+                Ok(Value::Bool(ops::equal(&x, c)))
+            }
+            Node::EqStr(a, c) => {
+                let x = a.eval(fr)?;
+                Ok(Value::Bool(
+                    matches!(&x, Value::Str(s) if s.as_str() == &**c),
+                ))
+            }
+            Node::In(a, b, span) => {
+                let x = a.eval(fr)?;
+                let y = b.eval(fr)?;
+                ops::contains_elem(&x, &y)
+                    .map(Value::Bool)
+                    .map_err(|e| spanned(e, *span))
+            }
+            Node::StrOp(op, a, b, span) => {
+                let x = a.eval(fr)?;
+                let y = b.eval(fr)?;
+                match (&x, &y) {
+                    (Value::Nil, _) | (_, Value::Nil) => Ok(Value::Bool(false)),
+                    (Value::Str(s), Value::Str(t)) => {
+                        let (s, t) = (s.as_str(), t.as_str());
+                        Ok(Value::Bool(match op {
+                            StrOp::Contains => s.contains(t),
+                            StrOp::StartsWith => s.starts_with(t),
+                            StrOp::EndsWith => s.ends_with(t),
+                        }))
+                    }
+                    _ => {
+                        let name = match op {
+                            StrOp::Contains => "contains",
+                            StrOp::StartsWith => "startsWith",
+                            StrOp::EndsWith => "endsWith",
+                        };
+                        Err(spanned(ops::mismatched(name, &x, &y), *span))
+                    }
+                }
+            }
+            Node::MatchesConst(a, re, span) => match a.eval(fr)? {
+                Value::Nil => Ok(Value::Bool(false)),
+                Value::Str(s) => Ok(Value::Bool(re.is_match(s.as_str()))),
+                other => Err(err_at(
+                    format!(
+                        "invalid operation: {} matches string (mismatched types {} and string)",
+                        other.type_name(),
+                        other.type_name()
+                    ),
+                    *span,
+                )),
+            },
+            Node::Coalesce(a, b) => match a.eval(fr) {
+                Ok(Value::Nil) | Err(Ex::NilChain) => b.eval(fr),
+                other => other,
+            },
+            Node::Cond(c, a, b, span) => {
+                if c.test(fr, "ternary condition", *span)? {
+                    a.eval(fr)
+                } else {
+                    b.eval(fr)
+                }
+            }
+            Node::Chain(inner) => match inner.eval(fr) {
+                Err(Ex::NilChain) => Ok(Value::Nil),
+                other => other,
+            },
+            _ => self.eval_cold(fr),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_cold<'a>(&self, fr: &mut Frame<'a, '_>) -> R<'a> {
+        match self {
+            Node::Member {
+                base,
+                name,
+                optional,
+                span,
+            } => {
+                let b = base.eval(fr)?;
+                if *optional && b.is_nil() {
+                    return Err(Ex::NilChain);
+                }
+                if let Value::Map(m) = &b {
+                    return Ok(map_get(m, name, fr.cx.effects));
+                }
+                fetch(&b, name).map_err(|e| spanned(e, *span))
+            }
+            Node::Index {
+                base,
+                index,
+                optional,
+                span,
+            } => {
+                let b = base.eval(fr)?;
+                if *optional && b.is_nil() {
+                    return Err(Ex::NilChain);
+                }
+                let i = index.eval(fr)?;
+                if let (Value::Map(m), Value::Str(k)) = (&b, &i) {
+                    return Ok(map_get(m, k.as_str(), fr.cx.effects));
+                }
+                index_value(&b, &i).map_err(|e| spanned(e, *span))
+            }
+            Node::Slice {
+                base,
+                from,
+                to,
+                span,
+            } => {
+                let b = base.eval(fr)?;
+                let mut bound = |n: &Option<Box<Node>>| -> Result<Option<i64>, Ex> {
+                    match n {
+                        None => Ok(None),
+                        Some(n) => match n.eval(fr)? {
+                            Value::Int(i) => Ok(Some(i)),
+                            other => Err(err_at(
+                                format!("invalid slice index type {}", other.type_name()),
+                                *span,
+                            )),
+                        },
+                    }
+                };
+                let (f, t) = (bound(from)?, bound(to)?);
+                match &b {
+                    Value::Str(s) => {
+                        let text = s.as_str();
+                        let (a, z) = clamp(text.len(), f, t);
+                        let part = text.as_bytes().get(a..z).unwrap_or_default();
+                        let sliced = match s {
+                            Str::Borrowed(bs)
+                                if bs.is_char_boundary(a) && bs.is_char_boundary(z) =>
+                            {
+                                return Ok(Value::str(&bs[a..z]));
+                            }
+                            _ => String::from_utf8_lossy(part).into_owned(),
+                        };
+                        Ok(Value::string(sliced))
+                    }
+                    Value::List(l) => {
+                        let (a, z) = clamp(l.len(), f, t);
+                        Ok(match l {
+                            List::Strings(v) => Value::List(List::Strings(&v[a..z])),
+                            List::Json(v) => Value::List(List::Json(&v[a..z])),
+                            _ => Value::list((a..z).filter_map(|i| l.get(i)).collect()),
+                        })
+                    }
+                    Value::Nil => Ok(Value::Nil),
+                    other => Err(err_at(format!("cannot slice {}", other.type_name()), *span)),
+                }
+            }
+            Node::Method {
+                base,
+                index,
+                args,
+                optional,
+                span,
+            } => {
+                let b = base.eval(fr)?;
+                let argv = small_args(args.len(), |i| args[i].eval(fr))?;
+                match b {
+                    Value::Object(o) => o
+                        .call_method(*index, &argv, &mut fr.cx)
+                        .map_err(|e| spanned(e, *span)),
+                    Value::Nil if *optional => Err(Ex::NilChain),
+                    other => Err(err_at(
+                        format!("cannot call method on {}", other.type_name()),
+                        *span,
+                    )),
+                }
+            }
+            Node::DynMethod {
+                base,
+                name,
+                args,
+                optional,
+                span,
+            } => {
+                let b = base.eval(fr)?;
+                if *optional && b.is_nil() {
+                    return Err(Ex::NilChain);
+                }
+                let argv = small_args(args.len(), |i| args[i].eval(fr))?;
+                match &b {
+                    Value::Object(o) => match o.get().struct_type().method_index(name) {
+                        Some(i) => o
+                            .call_method(i, &argv, &mut fr.cx)
+                            .map_err(|e| spanned(e, *span)),
+                        None => Err(err_at(
+                            format!("type {} has no method {name}", b.type_name()),
+                            *span,
+                        )),
+                    },
+                    _ => value_method(&b, name, &argv).map_err(|e| spanned(e, *span)),
+                }
+            }
+            Node::Call { func, args, span } => {
+                let argv = small_args(args.len(), |i| {
+                    let v = args[i].0.eval(fr)?;
+                    coerce_arg(v, args[i].1).map_err(|e| spanned(e, *span))
+                })?;
+                func(&argv, &mut fr.cx).map_err(|e| spanned(e, *span))
+            }
+            Node::Builtin { f, args, span } => {
+                let argv = small_args(args.len(), |i| args[i].eval(fr))?;
+                f(&argv, &mut fr.cx).map_err(|e| spanned(e, *span))
+            }
+            Node::Neg(a, span) => match a.eval(fr)? {
+                Value::Int(i) => Ok(Value::Int(i.wrapping_neg())),
+                Value::Float(f) => Ok(Value::Float(-f)),
+                Value::Duration(d) => Ok(Value::Duration(d.wrapping_neg())),
+                other => Err(err_at(
+                    format!("invalid operation: - {}", other.type_name()),
+                    *span,
+                )),
+            },
+            Node::Plus(a, span) => match a.eval(fr)? {
+                v @ (Value::Int(_) | Value::Float(_) | Value::Duration(_)) => Ok(v),
+                other => Err(err_at(
+                    format!("invalid operation: + {}", other.type_name()),
+                    *span,
+                )),
+            },
+            Node::Cmp(op, a, b, span) => {
+                let x = a.eval(fr)?;
+                let y = b.eval(fr)?;
+                ops::compare_op(&x, &y, op)
+                    .map(Value::Bool)
+                    .map_err(|e| spanned(e, *span))
+            }
+            Node::Arith(op, a, b, span) => {
+                let x = a.eval(fr)?;
+                let y = b.eval(fr)?;
+                ops::arith(op, &x, &y).map_err(|e| spanned(e, *span))
+            }
+            Node::Matches(a, b, span) => {
+                let x = a.eval(fr)?;
+                let y = b.eval(fr)?;
+                match (&x, &y) {
+                    (Value::Nil, _) | (_, Value::Nil) => Ok(Value::Bool(false)),
+                    (Value::Str(s), Value::Str(p)) => {
+                        let re = crate::goregex::compile(p.as_str()).map_err(|e| {
+                            err_at(format!("invalid regular expression: {e}"), *span)
+                        })?;
+                        Ok(Value::Bool(re.is_match(s.as_str())))
+                    }
+                    _ => Err(spanned(ops::mismatched("matches", &x, &y), *span)),
+                }
+            }
+            Node::Range(a, b, span) => {
+                let x = a.eval(fr)?;
+                let y = b.eval(fr)?;
+                match (x, y) {
+                    (Value::Int(lo), Value::Int(hi)) => {
+                        if hi.saturating_sub(lo) > 1_000_000 {
+                            return Err(err_at("range too large", *span));
+                        }
+                        Ok(Value::list((lo..=hi).map(Value::Int).collect()))
+                    }
+                    (x, y) => Err(spanned(ops::mismatched("..", &x, &y), *span)),
+                }
+            }
+            Node::Let { slot, value, body } => {
+                let v = value.eval(fr)?;
+                set_local(fr, *slot, v);
+                body.eval(fr)
+            }
+            Node::Sequence(items) => {
+                let mut last = Value::Nil;
+                for it in items {
+                    last = it.eval(fr)?;
+                }
+                Ok(last)
+            }
+            Node::Array(items) => Ok(Value::list(eval_args(items, fr)?)),
+            Node::MapLit(entries) => {
+                let mut m = std::collections::BTreeMap::new();
+                for (k, v) in entries {
+                    let key = match k.eval(fr)? {
+                        Value::Str(s) => s.as_str().to_string(),
+                        other => crate::format::format_v(&other),
+                    };
+                    m.insert(key, v.eval(fr)?);
+                }
+                Ok(Value::map(m))
+            }
+            // Handled by `eval`; listed so that a new node kind must be placed explicitly.
+            Node::Const(_)
+            | Node::Var(_)
+            | Node::Local(_)
+            | Node::Path { .. }
+            | Node::Predicate { .. }
+            | Node::Not(..)
+            | Node::And(..)
+            | Node::Or(..)
+            | Node::StrMapKey { .. }
+            | Node::StrMapKeyEq { .. }
+            | Node::Eq(..)
+            | Node::EqConst(..)
+            | Node::EqStr(..)
+            | Node::In(..)
+            | Node::StrOp(..)
+            | Node::MatchesConst(..)
+            | Node::Coalesce(..)
+            | Node::Cond(..)
+            | Node::Chain(_) => self.eval(fr),
+        }
+    }
+}
+
+pub(crate) fn set_local<'a>(fr: &mut Frame<'a, '_>, slot: usize, v: Value<'a>) {
+    if fr.locals.len() <= slot {
+        fr.locals.resize(slot + 1, Value::Nil);
+    }
+    fr.locals[slot] = v;
+}
+
+/// Evaluated call arguments, on the stack for the usual small counts (no allocation per call).
+enum Args<'a> {
+    Inline([Value<'a>; 4], usize),
+    Heap(Vec<Value<'a>>),
+}
+
+impl<'a> std::ops::Deref for Args<'a> {
+    type Target = [Value<'a>];
+
+    fn deref(&self) -> &[Value<'a>] {
+        match self {
+            Args::Inline(buf, n) => &buf[..*n],
+            Args::Heap(v) => v,
+        }
+    }
+}
+
+fn small_args<'a>(
+    n: usize,
+    mut next: impl FnMut(usize) -> Result<Value<'a>, Ex>,
+) -> Result<Args<'a>, Ex> {
+    if n <= 4 {
+        let mut buf = [Value::Nil, Value::Nil, Value::Nil, Value::Nil];
+        for (i, slot) in buf.iter_mut().enumerate().take(n) {
+            *slot = next(i)?;
+        }
+        Ok(Args::Inline(buf, n))
+    } else {
+        (0..n)
+            .map(next)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Args::Heap)
+    }
+}
+
+pub(crate) fn eval_args<'a>(args: &[Node], fr: &mut Frame<'a, '_>) -> Result<Vec<Value<'a>>, Ex> {
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        out.push(a.eval(fr)?);
+    }
+    Ok(out)
+}
+
+/// Checks a dynamically typed argument against a parameter type, as Go's reflection-based
+/// call would (int → float64 is converted; nil is accepted only for lists, maps and structs).
+fn coerce_arg(v: Value<'_>, c: Coerce) -> Result<Value<'_>, RuntimeError> {
+    match c {
+        Coerce::None => Ok(v),
+        Coerce::ToFloat => Ok(match v {
+            Value::Int(i) => Value::Float(i as f64),
+            other => other,
+        }),
+        Coerce::Assert(ty) => {
+            let ok = match (ty, &v) {
+                (Type::Any, _) => true,
+                (Type::String, Value::Str(_))
+                | (Type::Bool, Value::Bool(_))
+                | (Type::Int, Value::Int(_)) => true,
+                (Type::Float, Value::Float(_)) => true,
+                (Type::Float, Value::Int(i)) => return Ok(Value::Float(*i as f64)),
+                (Type::Int, Value::Float(f)) if f.fract() == 0.0 => {
+                    return Ok(Value::Int(*f as i64));
+                }
+                (Type::Time, Value::Time(_)) | (Type::Duration, Value::Duration(_)) => true,
+                (Type::List(_) | Type::Map(_) | Type::Struct(_), Value::Nil) => true,
+                (Type::List(_), Value::List(_)) | (Type::Map(_), Value::Map(_)) => true,
+                (Type::Struct(st), Value::Object(o)) => std::ptr::eq(st, o.get().struct_type()),
+                _ => false,
+            };
+            if ok {
+                Ok(v)
+            } else {
+                Err(RuntimeError::new(format!(
+                    "interface conversion: interface {{}} is {}, not {ty}",
+                    v.type_name()
+                )))
+            }
+        }
+    }
+}
+
+/// A compiled expression, reusable and shareable across threads.
+pub struct Program {
+    pub(crate) root: Node,
+    pub(crate) source: Arc<str>,
+    pub(crate) result_type: Type,
+    pub(crate) var_count: usize,
+    pub(crate) local_count: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("source", &self.source)
+            .field("result_type", &self.result_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Program {
+    /// The expression text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The statically known result type (`interface {}` when only known at run time).
+    pub fn result_type(&self) -> Type {
+        self.result_type
+    }
+
+    /// Evaluates with the variables in the environment's slot order, discarding side effects
+    /// (use [`Program::run`] for expressions that may mutate the event).
+    pub fn eval<'a>(&self, vars: &[Value<'a>]) -> Result<Value<'a>, RuntimeError> {
+        let mut fx = Effects::new();
+        self.run(vars, &mut fx)
+    }
+
+    /// Evaluates and collects side effects into `effects`.
+    pub fn run<'a>(
+        &self,
+        vars: &[Value<'a>],
+        effects: &mut Effects,
+    ) -> Result<Value<'a>, RuntimeError> {
+        if vars.len() != self.var_count {
+            return Err(RuntimeError::new(format!(
+                "expression expects {} variables, got {}",
+                self.var_count,
+                vars.len()
+            )));
+        }
+        let mut fr = Frame {
+            vars,
+            locals: Vec::with_capacity(self.local_count),
+            cx: CallContext {
+                effects,
+                clock: self.clock.as_ref(),
+            },
+        };
+        match self.root.eval(&mut fr) {
+            Ok(v) => Ok(v),
+            Err(Ex::NilChain) => Ok(Value::Nil),
+            Err(Ex::Err(e)) => Err(e.with_source(&self.source)),
+        }
+    }
+
+    /// Evaluates an expression that must return a bool (filters, conditions).
+    pub fn eval_bool(&self, vars: &[Value<'_>]) -> Result<bool, RuntimeError> {
+        if matches!(
+            self.root,
+            Node::And(..) | Node::Or(..) | Node::Not(..) | Node::StrMapKeyEq { .. }
+        ) && vars.len() == self.var_count
+        {
+            let mut fx = Effects::new();
+            let mut fr = Frame {
+                vars,
+                locals: Vec::new(),
+                cx: CallContext {
+                    effects: &mut fx,
+                    clock: self.clock.as_ref(),
+                },
+            };
+            return match self.root.test(&mut fr, "", Span::default()) {
+                Ok(b) => Ok(b),
+                Err(Ex::NilChain) => Ok(false),
+                Err(Ex::Err(e)) => Err(e.with_source(&self.source)),
+            };
+        }
+        match self.eval(vars)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(RuntimeError::new(format!(
+                "expression {:?} returned {} instead of bool",
+                &*self.source,
+                other.type_name()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(base: Value<'_>, index: Value<'_>, expected: &str) {
+        let got = match index_value(&base, &index) {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => format!("error: {}", e.message()),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn programs_are_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Program>();
+    }
+
+    #[test]
+    fn indexing() {
+        let l = Value::list(vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
+        check(l.clone(), Value::Int(-1), "3");
+        check(
+            l.clone(),
+            Value::Int(3),
+            "error: index out of range: 3 (array length is 3)",
+        );
+        check(
+            l,
+            Value::str("a"),
+            "error: invalid index type string for list",
+        );
+        check(Value::str("abc"), Value::Int(0), "97");
+        check(
+            Value::Nil,
+            Value::str("x"),
+            "error: cannot fetch x from <nil>",
+        );
+        assert_eq!(clamp(5, Some(4), None), (4, 5));
+        assert_eq!(clamp(5, Some(7), Some(2)), (5, 5));
+        assert_eq!(clamp(5, Some(-2), None), (3, 5));
+    }
+}
