@@ -15,7 +15,6 @@ use regex::{Regex, RegexSet};
 use cs_expr::Value;
 
 use crate::error::{Error, Result};
-use crate::goregex;
 
 /// Lines of a `string` data file, with the list value `File()` returns built once.
 #[derive(Debug)]
@@ -55,7 +54,7 @@ impl RegexList {
         let mut list = Vec::with_capacity(lines.len());
         let mut translated = Vec::with_capacity(lines.len());
         for (line, pattern) in lines {
-            let t = goregex::translate(pattern);
+            let t = cs_expr::translate_go_regex(pattern);
             let re = Regex::new(&t).map_err(|source| Error::Regex {
                 file: file.to_owned(),
                 line: *line,
@@ -146,7 +145,9 @@ impl FileMap {
                     contains_patterns.push(pattern.to_owned());
                     contains_rows.push(idx);
                 }
-                "regex" => match goregex::compile(pattern) {
+                // Compiled directly rather than through `compile_go_regex`: data file patterns live as
+                // long as the file and would only churn that function's small cache.
+                "regex" => match Regex::new(&cs_expr::translate_go_regex(pattern)) {
                     Ok(re) => regexes.push((re, idx)),
                     // Upstream logs and skips a row whose regex does not compile.
                     Err(e) => {

@@ -7,9 +7,9 @@ use regex::Regex;
 /// Upstream's pattern: `key=value`, `key="quoted value"` (escapes kept), or `key=` (empty).
 static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     // Compiled as Go compiles it: `\s` is ASCII white space only.
-    crate::goregex::compile(
+    Regex::new(&cs_expr::translate_go_regex(
         r#"(?P<key>[^=\s]+)=(?:"(?P<quoted_value>[^"\\]*(?:\\.[^"\\]*)*)"|(?P<value>[^=\s]+)|\s*)"#,
-    )
+    ))
     .expect("static key/value pattern is valid")
 });
 

@@ -43,7 +43,6 @@ pub mod datafile;
 pub mod error;
 pub mod geoip;
 pub mod gofmt;
-pub mod goregex;
 pub mod json;
 pub mod kv;
 pub mod net;

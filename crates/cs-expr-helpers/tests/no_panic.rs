@@ -39,6 +39,6 @@ proptest! {
         let _ = strings::atof(&a);
         let _ = net::ip_in_range(&a, &b);
         let _ = net::ip_to_range(&a, &b);
-        let _ = cs_expr_helpers::goregex::compile(&a);
+        let _ = cs_expr::compile_go_regex(&a);
     }
 }

@@ -78,14 +78,20 @@ pub fn translate(pattern: &str) -> String {
                     chars.next();
                 }
             }
-            '[' if in_class && chars.peek() == Some(&':') => {
-                // POSIX class `[:alpha:]` inside a bracket expression.
+            '[' if in_class
+                && chars.peek() == Some(&':')
+                && chars.clone().collect::<String>().contains(":]") =>
+            {
+                // POSIX class `[:alpha:]` inside a bracket expression. Without a closing `:]`
+                // Go reads the `[` as a literal (next arm).
                 out.push('[');
+                let mut prev = '[';
                 for c2 in chars.by_ref() {
                     out.push(c2);
-                    if c2 == ']' {
+                    if prev == ':' && c2 == ']' {
                         break;
                     }
+                    prev = c2;
                 }
             }
             ']' if in_class => {
@@ -154,6 +160,21 @@ mod tests {
         check(r"^[]a]+$", "]a", true);
         check(r"(?i)^ABC\s", "abc def", true);
         check(r"\/admin", "/admin", true);
+        check(r"^[\w.]+$", "a.b_c", true);
+        check(r"^\s$", "\u{a0}", false);
+        check(r"^\S+$", "abc", true);
+    }
+
+    #[test]
+    fn class_brackets() {
+        check(r"[]a]", "]", true);
+        check(r"[^]a]", "b", true);
+        check(r"[^]a]", "]", false);
+        check(r"[[:digit:]]+", "42", true);
+        check(r"^[[a]$", "[", true);
+        check(r"^[~]+$", "~~", true);
+        // `[:` without a closing `:]` is a literal `[` then `:`.
+        check(r"^[[:a]+$", "[:a", true);
     }
 
     #[test]
