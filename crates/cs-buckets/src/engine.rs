@@ -71,9 +71,11 @@ impl Default for EngineOptions {
 struct Bucket {
     /// Unique per engine, so that a timer of a freed slot cannot hit its next occupant.
     id: u64,
+    /// The scenario that created it: its settings and processors apply to every event poured,
+    /// whichever scenario pours it.
     scenario: usize,
-    /// The groupby value (the other half of the map key).
-    group: Arc<str>,
+    /// The key of the bucket in its index (see [`Route`]).
+    key: Arc<str>,
     /// Still reachable from the index (false once replaced by a fresher time-machine bucket).
     attached: bool,
     mode: ExpectMode,
@@ -101,6 +103,69 @@ struct Blackhole {
     hidden: Vec<(Arc<str>, GoTime)>,
 }
 
+/// Where a scenario finds its bucket instances.
+///
+/// Upstream keeps every bucket in one map keyed by `sha1(filter ‖ groupby ‖ name)`, shared by
+/// all scenarios: scenarios with the same filter and name pour the same groupby value into the
+/// same bucket. Scenarios with the same filter and name share an index keyed by the groupby
+/// value alone. The few whose concatenated key could also spell a key of another filter and
+/// name (one filter a prefix of the other and one name a suffix of the other) share one index
+/// keyed by the whole concatenation, so that keys coincide exactly when upstream's do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Route {
+    index: usize,
+    whole_key: bool,
+}
+
+/// The route of each scenario and the number of indexes they use.
+fn routes(scenarios: &[Arc<Scenario>]) -> (Vec<Route>, usize) {
+    let mut classes: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    let class_of: Vec<usize> = scenarios
+        .iter()
+        .map(|s| {
+            let id = (s.config.filter.as_str(), s.name());
+            *classes.entry(id).or_insert_with(|| {
+                members.push(id);
+                members.len() - 1
+            })
+        })
+        .collect();
+    // Two keys `f1 g1 n1` and `f2 g2 n2` can only be equal when one filter starts the other
+    // and one name ends the other.
+    let overlap = |(f1, n1): (&str, &str), (f2, n2): (&str, &str)| {
+        (f1.starts_with(f2) || f2.starts_with(f1)) && (n1.ends_with(n2) || n2.ends_with(n1))
+    };
+    let ambiguous: Vec<bool> = members
+        .iter()
+        .enumerate()
+        .map(|(c, &m)| {
+            members
+                .iter()
+                .enumerate()
+                .any(|(d, &other)| c != d && overlap(m, other))
+        })
+        .collect();
+    let whole = members.len();
+    let routes = class_of
+        .into_iter()
+        .map(|c| {
+            if ambiguous[c] {
+                Route {
+                    index: whole,
+                    whole_key: true,
+                }
+            } else {
+                Route {
+                    index: c,
+                    whole_key: false,
+                }
+            }
+        })
+        .collect();
+    (routes, whole + 1)
+}
+
 /// Holds every scenario and its live buckets.
 pub struct BucketEngine {
     scenarios: Vec<Arc<Scenario>>,
@@ -109,7 +174,9 @@ pub struct BucketEngine {
     options: EngineOptions,
     slots: Vec<Option<Bucket>>,
     free: Vec<usize>,
-    /// Per scenario: groupby value → slot of its live bucket.
+    /// Per scenario: which index holds its buckets.
+    routes: Vec<Route>,
+    /// Bucket key (see [`Route`]) → slot of its live bucket.
     index: Vec<HashMap<Arc<str>, usize>>,
     timers: BinaryHeap<Timer>,
     blackholes: Vec<Blackhole>,
@@ -148,14 +215,17 @@ impl BucketEngine {
     /// An engine over `scenarios`, reading wall-clock time from `clock`.
     pub fn new(scenarios: Vec<Scenario>, clock: Arc<dyn Clock>) -> Self {
         let n = scenarios.len();
+        let scenarios: Vec<_> = scenarios.into_iter().map(Arc::new).collect();
+        let (routes, indexes) = routes(&scenarios);
         Self {
-            scenarios: scenarios.into_iter().map(Arc::new).collect(),
+            scenarios,
             clock,
             context: None,
             options: EngineOptions::default(),
             slots: Vec::new(),
             free: Vec::new(),
-            index: (0..n).map(|_| HashMap::new()).collect(),
+            routes,
+            index: (0..indexes).map(|_| HashMap::new()).collect(),
             timers: BinaryHeap::new(),
             blackholes: (0..n).map(|_| Blackhole::default()).collect(),
             next_id: 0,
@@ -274,6 +344,14 @@ impl BucketEngine {
                 },
             };
             let slot = self.bucket_for(si, &scenario, group, &evt);
+            // The bucket may have been created by another scenario with the same key: as
+            // upstream, its own settings and processors take the event.
+            let owner = self.slots[slot].as_ref().map_or(si, |b| b.scenario);
+            let scenario = if owner == si {
+                scenario
+            } else {
+                Arc::clone(&self.scenarios[owner])
+            };
             if let Some(dump) = &mut self.pour_dump {
                 dump.entry(scenario.name().to_owned())
                     .or_default()
@@ -289,9 +367,21 @@ impl BucketEngine {
         Ok(poured)
     }
 
-    /// The live bucket of `(scenario, group)`, created when missing or expired in log time.
+    /// The live bucket of `(scenario, group)`'s key, created when missing or expired in log time.
     fn bucket_for(&mut self, si: usize, scenario: &Scenario, group: String, evt: &Event) -> usize {
-        if let Some(&slot) = self.index[si].get(group.as_str()) {
+        let route = self.routes[si];
+        let key = if route.whole_key {
+            [
+                scenario.config.filter.as_str(),
+                group.as_str(),
+                scenario.name(),
+            ]
+            .concat()
+        } else {
+            group
+        };
+        let index = route.index;
+        if let Some(&slot) = self.index[index].get(key.as_str()) {
             let expired = self.slots[slot].as_ref().is_some_and(|b| {
                 if b.mode != ExpectMode::TimeMachine || is_zero(&b.leaky.first_ts) {
                     return false;
@@ -307,11 +397,16 @@ impl BucketEngine {
             if let Some(b) = self.slots[slot].as_mut() {
                 b.attached = false;
             }
-            self.index[si].remove(group.as_str());
+            self.index[index].remove(key.as_str());
         }
-        let group: Arc<str> = Arc::from(group);
-        let slot = self.create(si, scenario, Arc::clone(&group), evt.expect_mode);
-        self.index[si].insert(group, slot);
+        let mapkey = if route.whole_key {
+            hex_sha1(&[&key])
+        } else {
+            hex_sha1(&[&scenario.config.filter, &key, scenario.name()])
+        };
+        let key: Arc<str> = Arc::from(key);
+        let slot = self.create(si, scenario, Arc::clone(&key), mapkey, evt.expect_mode);
+        self.index[index].insert(key, slot);
         slot
     }
 
@@ -319,13 +414,13 @@ impl BucketEngine {
         &mut self,
         si: usize,
         scenario: &Scenario,
-        group: Arc<str>,
+        key: Arc<str>,
+        mapkey: String,
         mode: ExpectMode,
     ) -> usize {
         self.next_id += 1;
         self.stats[si].instantiated += 1;
         let (lifetime, timed) = scenario.lifetime();
-        let mapkey = bucket_key(&scenario.config.filter, &group, scenario.name());
         let leaky = Leaky {
             name: scenario.name().to_owned(),
             mapkey,
@@ -339,7 +434,7 @@ impl BucketEngine {
         let bucket = Bucket {
             id: self.next_id,
             scenario: si,
-            group,
+            key,
             attached: true,
             mode,
             leaky,
@@ -568,7 +663,7 @@ impl BucketEngine {
     fn remove(&mut self, slot: usize) -> Option<Bucket> {
         let bucket = self.slots.get_mut(slot)?.take()?;
         if bucket.attached {
-            self.index[bucket.scenario].remove(&bucket.group);
+            self.index[self.routes[bucket.scenario].index].remove(&bucket.key);
         }
         self.free.push(slot);
         Some(bucket)
@@ -714,14 +809,13 @@ fn notification(mapkey: String) -> Event {
     }
 }
 
-/// `hex(sha1(filter ‖ 0 ‖ groupby ‖ 0 ‖ name))`: the bucket key (`Mapkey`).
-fn bucket_key(filter: &str, group: &str, name: &str) -> String {
+/// `hex(sha1(filter ‖ groupby ‖ name))`, the bucket key (`Mapkey`), from its parts. Upstream
+/// concatenates them without a separator.
+fn hex_sha1(parts: &[&str]) -> String {
     let mut h = Sha1::new();
-    h.update(filter.as_bytes());
-    h.update([0]);
-    h.update(group.as_bytes());
-    h.update([0]);
-    h.update(name.as_bytes());
+    for part in parts {
+        h.update(part.as_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -878,7 +972,7 @@ mod tests {
         clock.advance(TimeDelta::seconds(6));
         engine.tick(&mut out);
         expect![[r#"
-            dead f73ca227
+            dead 8996af84
         "#]]
         .assert_eq(&summary(&out));
         assert_eq!(
@@ -953,7 +1047,7 @@ mod tests {
         clock.advance(TimeDelta::seconds(60));
         engine.tick(&mut out);
         expect![[r#"
-            dead 5b3707be
+            dead a03f55a7
         "#]]
         .assert_eq(&summary(&out));
     }
@@ -1244,7 +1338,7 @@ mod tests {
                 t/user username bob performed 't/user' (1 events over 0s) at 2026-01-01 00:00:00 +0000 UTC username=bob count=1 2026-01-01T00:00:00Z..2026-01-01T00:00:00Z mt=2026-01-01T00:00:00Z
                 t/ip Ip 1.2.3.4 performed 't/ip' (1 events over 0s) at 2026-01-01 00:00:00 +0000 UTC Ip=1.2.3.4 count=1 2026-01-01T00:00:00Z..2026-01-01T00:00:00Z mt=2026-01-01T00:00:00Z
                 t/user username eve performed 't/user' (1 events over 0s) at 2026-01-01 00:00:00 +0000 UTC username=eve count=1 2026-01-01T00:00:00Z..2026-01-01T00:00:00Z mt=2026-01-01T00:00:00Z
-                dead 9ea9c11a
+                dead cc84d99a
             "#]],
         );
     }
@@ -1261,7 +1355,7 @@ mod tests {
             ],
             expect![[r#"
                 t/bh Ip 1.2.3.4 performed 't/bh' (1 events over 0s) at 2026-01-01 00:00:00 +0000 UTC Ip=1.2.3.4 count=1 2026-01-01T00:00:00Z..2026-01-01T00:00:00Z mt=2026-01-01T00:00:00Z
-                dead 2a5b006f
+                dead 3a243aee
                 t/bh Ip 1.2.3.4 performed 't/bh' (1 events over 0s) at 2026-01-01 00:01:01 +0000 UTC Ip=1.2.3.4 count=1 2026-01-01T00:01:01Z..2026-01-01T00:01:01Z mt=2026-01-01T00:01:01Z
             "#]],
         );
@@ -1289,12 +1383,64 @@ mod tests {
         is_send::<BucketEngine>();
     }
 
+    /// Two documents of one scenario file: same name, filter and groupby, but only the second
+    /// has `distinct` and a larger capacity.
+    const TWINS: &str = "type: leaky\nname: t/twin\ndescription: d\nfilter: evt.Meta.kind == 'x'\n\
+        groupby: evt.Meta.source_ip\ncapacity: 2\nleakspeed: 1h\n---\n\
+        type: leaky\nname: t/twin\ndescription: d\nfilter: \"evt.Meta.kind == 'x'\"\n\
+        groupby: evt.Meta.source_ip\ndistinct: evt.Meta.user\ncapacity: 9\nleakspeed: 1h\n";
+
     #[test]
-    fn bucket_key_is_sha1_of_filter_groupby_and_name() {
-        assert_eq!(bucket_key("true", "1.2.3.4", "t/x"), {
-            let mut h = Sha1::new();
-            h.update(b"true\x001.2.3.4\x00t/x");
-            hex::encode(h.finalize())
-        });
+    fn scenarios_with_the_same_key_pour_into_one_bucket() {
+        let clock = clock();
+        let mut engine = engine(TWINS, &clock, &LoadOptions::default());
+        let mut out = Vec::new();
+        for at in ["2020-01-01T10:00:00Z", "2020-01-01T10:00:01Z"] {
+            let evt = log("1.2.3.4", Some(at), &[("kind", "x"), ("user", "root")]);
+            engine.pour(&evt, &mut out).unwrap();
+        }
+        // Each event is poured twice into the bucket the first scenario created, which keeps
+        // its capacity and has no `distinct`: the third pour overflows. The second scenario then
+        // pours the second event into a fresh bucket of its own.
+        expect![[r#"
+            t/twin Ip 1.2.3.4 performed 't/twin' (3 events over 1s) at 2020-01-01 10:00:01 +0000 UTC Ip=1.2.3.4 count=3 2020-01-01T10:00:00Z..2020-01-01T10:00:01Z mt=2020-01-01T10:00:01Z
+        "#]]
+        .assert_eq(&summary(&out));
+        let key = hex_sha1(&["evt.Meta.kind == 'x'1.2.3.4t/twin"]);
+        assert_eq!(out[0].overflow.mapkey, key, "sha1(filter ‖ groupby ‖ name)");
+        let per: Vec<_> = engine
+            .scenario_stats()
+            .map(|(_, s)| (s.instantiated, s.poured, s.overflowed))
+            .collect();
+        assert_eq!(per, [(1, 3, 1), (1, 1, 0)]);
+        // Another source stays apart.
+        let evt = log("5.6.7.8", Some("2020-01-01T10:00:02Z"), &[("kind", "x")]);
+        engine.pour(&evt, &mut out).unwrap();
+        assert_eq!(engine.bucket_count(), 2);
+    }
+
+    #[test]
+    fn keys_spelled_alike_by_different_filters_share_a_bucket() {
+        // `true` ‖ ` 1.2.3.4` ‖ `t/x` and `true ` ‖ `1.2.3.4` ‖ `t/x` are one key upstream.
+        let yaml = "type: leaky\nname: t/x\ndescription: d\nfilter: 'true'\ngroupby: evt.Meta.padded\n\
+            capacity: 1\nleakspeed: 1h\n---\n\
+            type: leaky\nname: t/x\ndescription: d\nfilter: 'true '\ngroupby: evt.Meta.source_ip\n\
+            capacity: 1\nleakspeed: 1h\n---\n\
+            type: trigger\nname: t/other\ndescription: d\nfilter: 'true'\ngroupby: evt.Meta.source_ip\n";
+        let clock = clock();
+        let mut engine = engine(yaml, &clock, &LoadOptions::default());
+        let routes: Vec<_> = engine.routes.iter().map(|r| r.whole_key).collect();
+        assert_eq!(routes, [true, true, false]);
+        let mut out = Vec::new();
+        let evt = log("1.2.3.4", None, &[("padded", " 1.2.3.4")]);
+        engine.pour(&evt, &mut out).unwrap();
+        let keys: Vec<_> = out.iter().map(|e| e.overflow.mapkey.as_str()).collect();
+        let shared = hex_sha1(&["true 1.2.3.4t/x"]);
+        assert_eq!(keys, [&shared, &hex_sha1(&["true1.2.3.4t/other"])]);
+        assert_eq!(
+            out[0].overflow.alert.as_ref().unwrap().get_events_count(),
+            2,
+            "both t/x scenarios poured into the capacity-1 bucket"
+        );
     }
 }
