@@ -1,0 +1,215 @@
+//! The agent's alert output: batching, retry with exponential backoff, durable spool.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cs_models::Alert;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::error::Result;
+use crate::spool::Spool;
+use crate::watcher::WatcherClient;
+
+/// Tuning of an [`AlertPusher`].
+#[derive(Debug, Clone)]
+pub struct PusherConfig {
+    /// Alerts are collected for this long before being sent together (upstream: 1 s).
+    pub batch_interval: Duration,
+    /// A batch is closed early when it reaches this many alerts.
+    pub max_batch: usize,
+    /// Directory of the durable spool; `None` keeps undelivered alerts in memory only.
+    pub spool_dir: Option<PathBuf>,
+    /// Bound of the spool, in alerts.
+    pub max_queued_alerts: usize,
+    /// First retry delay after a failed push.
+    pub backoff_initial: Duration,
+    /// Largest retry delay.
+    pub backoff_max: Duration,
+    /// On shutdown, how long to keep trying to deliver what is queued.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for PusherConfig {
+    fn default() -> Self {
+        PusherConfig {
+            batch_interval: Duration::from_secs(1),
+            max_batch: 100,
+            spool_dir: None,
+            max_queued_alerts: 100_000,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a pusher did, returned when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushStats {
+    /// Alerts accepted by the LAPI.
+    pub pushed: u64,
+    /// Alerts the LAPI refused for good (4xx other than auth/rate-limit), dropped.
+    pub rejected: u64,
+    /// Alerts dropped because the spool bound was reached.
+    pub dropped: u64,
+    /// Alerts still queued (on disk when a spool directory is set) at shutdown.
+    pub queued: u64,
+    /// Failed push attempts.
+    pub failed_attempts: u64,
+}
+
+/// Handle to the background task that delivers alerts. Dropping every clone of the handle (or
+/// calling [`AlertPusher::shutdown`]) makes the task flush, try to deliver for
+/// `shutdown_timeout`, and stop.
+#[derive(Debug, Clone)]
+pub struct AlertPusher {
+    tx: mpsc::Sender<Alert>,
+}
+
+impl AlertPusher {
+    /// Starts the delivery task on the current tokio runtime.
+    pub fn spawn(
+        client: Arc<WatcherClient>,
+        config: PusherConfig,
+    ) -> Result<(AlertPusher, JoinHandle<PushStats>)> {
+        let spool = Spool::open(config.spool_dir.as_deref(), config.max_queued_alerts)?;
+        let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 4);
+        let task = Worker {
+            client,
+            config,
+            spool,
+            stats: PushStats::default(),
+        };
+        Ok((AlertPusher { tx }, tokio::spawn(task.run(rx))))
+    }
+
+    /// Queues an alert; waits only when the in-memory channel is full. Returns false when the
+    /// task has stopped.
+    pub async fn send(&self, alert: Alert) -> bool {
+        self.tx.send(alert).await.is_ok()
+    }
+
+    /// Stops accepting alerts; the task drains and exits (await its `JoinHandle`).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+struct Worker {
+    client: Arc<WatcherClient>,
+    config: PusherConfig,
+    spool: Spool,
+    stats: PushStats,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::Receiver<Alert>) -> PushStats {
+        let mut pending: Vec<Alert> = Vec::new();
+        let mut tick = tokio::time::interval(self.config.batch_interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut backoff = self.config.backoff_initial;
+        let mut retry_at = Instant::now();
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(a) => {
+                        pending.push(a);
+                        if pending.len() >= self.config.max_batch {
+                            self.enqueue(&mut pending);
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => self.enqueue(&mut pending),
+                () = tokio::time::sleep_until(retry_at), if !self.spool.is_empty() => {
+                    if self.attempt().await {
+                        backoff = self.config.backoff_initial;
+                        retry_at = Instant::now();
+                    } else {
+                        retry_at = Instant::now() + backoff;
+                        backoff = (backoff * 2).min(self.config.backoff_max);
+                    }
+                }
+            }
+        }
+        self.enqueue(&mut pending);
+        let deadline = Instant::now() + self.config.shutdown_timeout;
+        while !self.spool.is_empty() && Instant::now() < deadline {
+            if !self.attempt().await {
+                let wait = backoff.min(deadline.saturating_duration_since(Instant::now()));
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(self.config.backoff_max);
+            }
+        }
+        self.stats.dropped = self.spool.dropped();
+        self.stats.queued = self.spool.len() as u64;
+        if self.stats.queued > 0 {
+            tracing::warn!(
+                alerts = self.stats.queued,
+                "alerts not delivered to the LAPI before shutdown"
+            );
+        }
+        self.stats
+    }
+
+    fn enqueue(&mut self, pending: &mut Vec<Alert>) {
+        if pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(pending);
+        let n = batch.len();
+        if let Err(e) = self.spool.push(batch) {
+            // The batch stays queued in memory; only its durability is lost.
+            tracing::error!(error = %chain(&e), alerts = n, "cannot write alert spool");
+        }
+    }
+
+    /// Tries to deliver the oldest batch; true when the spool moved forward.
+    async fn attempt(&mut self) -> bool {
+        let Some(batch) = self.spool.front() else {
+            return true;
+        };
+        let n = batch.len() as u64;
+        match self.client.push_alerts(batch).await {
+            Ok(ids) => {
+                tracing::debug!(alerts = n, ids = ids.len(), "alerts pushed to LAPI");
+                self.stats.pushed += n;
+                self.pop();
+                true
+            }
+            Err(e) if e.is_retryable() => {
+                self.stats.failed_attempts += 1;
+                tracing::warn!(error = %chain(&e), alerts = n, "pushing alerts failed, will retry");
+                false
+            }
+            Err(e) => {
+                self.stats.failed_attempts += 1;
+                self.stats.rejected += n;
+                tracing::error!(error = %chain(&e), alerts = n, "LAPI rejected alerts, dropping them");
+                self.pop();
+                true
+            }
+        }
+    }
+
+    fn pop(&mut self) {
+        if let Err(e) = self.spool.pop_front() {
+            tracing::error!(error = %e, "cannot remove delivered batch from the spool");
+        }
+    }
+}
+
+/// An error and its causes on one line, for logs.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
