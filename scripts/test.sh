@@ -21,8 +21,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
-for script in scripts/e2e-*.sh; do
-  [ -e "$script" ] || continue
-  step "$script"
-  "$script"
+step "fuzz targets compile"
+for manifest in crates/*/fuzz/Cargo.toml; do
+  cargo check -q --manifest-path "$manifest" --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
 done
+
+step "real Go clients against our Local API"
+if [ "$(id -u)" = 0 ]; then
+  scripts/real-clients.sh
+else
+  echo "error: scripts/real-clients.sh needs root (network namespace, nftables)" >&2
+  exit 1
+fi

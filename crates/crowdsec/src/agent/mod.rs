@@ -1,0 +1,204 @@
+//! The log processor (agent) in one-shot mode (upstream's forensic mode:
+//! `crowdsec -dsn file://… -type syslog`): the DSN's datasource is read to its end, each line
+//! goes through the parsers, buckets in time-machine mode (driven by the log timestamps) and
+//! postoverflows, and the alerts are pushed to the LAPI of `local_api_credentials.yaml`. The
+//! process exits once they are delivered.
+
+mod output;
+mod pipeline;
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use cs_acquisition::{Labels, ReadStats};
+use cs_config::Config;
+use cs_types::{Event, ExpectMode};
+
+use self::output::Output;
+use self::pipeline::{Pipeline, PipelineStats};
+use crate::flags::Flags;
+
+/// How long the agent waits for a LAPI started in the same process to accept its login.
+const LOCAL_LAPI_WAIT: Duration = Duration::from_secs(30);
+/// How long it waits for an external LAPI (transient network errors only).
+const REMOTE_LAPI_WAIT: Duration = Duration::from_secs(5);
+/// Wall-clock bucket timers are checked at most this often (and every this many lines).
+const TICK_INTERVAL: Duration = Duration::from_secs(1);
+const TICK_LINES: u64 = 1024;
+
+/// `-type` and `-label k:v,k2:v2` as the labels of the `-dsn` datasource.
+pub fn dsn_labels(single_type: Option<&str>, labels: Option<&str>) -> Result<Labels> {
+    let mut out = Labels::new();
+    for pair in labels.into_iter().flat_map(|l| l.split(',')) {
+        let Some((k, v)) = pair.split_once(':') else {
+            bail!("invalid label {pair:?}: expected key:value");
+        };
+        out.insert(k.to_owned(), v.to_owned());
+    }
+    if let Some(t) = single_type {
+        out.insert("type".to_owned(), t.to_owned());
+    }
+    if out.is_empty() {
+        bail!("-type or -label is mandatory with -dsn");
+    }
+    Ok(out)
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Acquisition counters.
+    pub read: ReadStats,
+    /// Parser and bucket counters.
+    pub pipeline: PipelineStats,
+    /// Alerts accepted by the LAPI.
+    pub alerts_pushed: u64,
+    /// Alerts the LAPI refused.
+    pub alerts_rejected: u64,
+    /// Time spent reading and processing the input.
+    pub acquisition_time: Duration,
+}
+
+/// `crowdsec -dsn DSN`: runs the replay and, unless `api` is false, the LAPI next to it for
+/// the duration of the replay.
+pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> {
+    let labels = dsn_labels(flags.single_type.as_deref(), flags.labels.as_deref())?;
+    if flags.transform.is_some() {
+        bail!("-transform is not supported by this build of crowdsec");
+    }
+    let prepared = if api {
+        Some(crate::lapi::prepare(cfg)?)
+    } else {
+        None
+    };
+    let mut pipeline = Pipeline::load(cfg, Arc::new(cs_expr::SystemClock))?;
+    let source = cs_acquisition::from_dsn(dsn, labels)
+        .with_context(|| format!("configuring the datasource of -dsn {dsn}"))?;
+    if flags.test_config {
+        println!("Configuration test done");
+        return Ok(());
+    }
+    crate::init_logging(cfg, flags, "crowdsec.log")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting runtime")?;
+    let lapi = prepared.map(|p| {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = rt.spawn(crate::lapi::run(p, async {
+            let _ = stopped.await;
+        }));
+        (stop, task)
+    });
+    let wait = if lapi.is_some() {
+        LOCAL_LAPI_WAIT
+    } else {
+        REMOTE_LAPI_WAIT
+    };
+    let result = replay(&rt, cfg, &mut pipeline, source, wait);
+    if let Some((stop, task)) = lapi {
+        let _ = stop.send(());
+        rt.block_on(task).context("local API task")??;
+    }
+    let summary = result?;
+    let p = summary.pipeline;
+    let secs = summary.acquisition_time.as_secs_f64();
+    tracing::info!(
+        lines_read = summary.read.lines,
+        parsed = p.parsed,
+        unparsed = p.unparsed,
+        whitelisted = p.whitelisted,
+        skipped_too_long = summary.read.too_long,
+        skipped_invalid_utf8 = summary.read.invalid_utf8,
+        overflows = p.overflows,
+        alerts_pushed = summary.alerts_pushed,
+        alerts_rejected = summary.alerts_rejected,
+        seconds = format_args!("{secs:.3}"),
+        lines_per_second = format_args!("{:.0}", summary.read.lines as f64 / secs.max(1e-9)),
+        "replay summary"
+    );
+    Ok(())
+}
+
+/// Reads the whole source through the pipeline and delivers the alerts.
+fn replay(
+    rt: &tokio::runtime::Runtime,
+    cfg: &Config,
+    pipeline: &mut Pipeline,
+    mut source: Box<dyn cs_acquisition::OneShotSource>,
+    wait: Duration,
+) -> Result<Summary> {
+    let output = rt.block_on(Output::connect(cfg, pipeline.scenario_names(), wait))?;
+    let module = source.module();
+    let labels = source.labels().clone();
+    let start = Instant::now();
+    let mut last_tick = start;
+    let mut count = 0u64;
+    let mut alerts = Vec::new();
+    let mut failure = None;
+    let read = source.read_all(&mut |line| {
+        let mut evt = Event::new_log(line.raw, module);
+        evt.line.src = line.src.to_owned();
+        evt.line.labels.clone_from(&labels);
+        evt.line.time = chrono::Utc::now().fixed_offset();
+        evt.expect_mode = ExpectMode::TimeMachine;
+        pipeline.process(evt, &mut alerts);
+        count += 1;
+        if count.is_multiple_of(TICK_LINES) && last_tick.elapsed() >= TICK_INTERVAL {
+            pipeline.tick(&mut alerts);
+            last_tick = Instant::now();
+        }
+        for alert in alerts.drain(..) {
+            if let Err(e) = rt.block_on(output.send(alert)) {
+                failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    let acquisition_time = start.elapsed();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let read = read.context("reading the -dsn datasource")?;
+    tracing::info!("Acquisition is finished, shutting down");
+    // Upstream flushes nothing when a replay ends: buckets that did not overflow are dropped.
+    let pushed = rt.block_on(output.finish())?;
+    Ok(Summary {
+        read,
+        pipeline: pipeline.stats(),
+        alerts_pushed: pushed.pushed,
+        alerts_rejected: pushed.rejected,
+        acquisition_time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(single_type: Option<&str>, labels: Option<&str>, expected: Option<&[(&str, &str)]>) {
+        let got = dsn_labels(single_type, labels).ok();
+        let expected = expected.map(|e| {
+            e.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Labels>()
+        });
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn dsn_labels_come_from_type_and_label_flags() {
+        check(Some("syslog"), None, Some(&[("type", "syslog")]));
+        check(
+            Some("nginx"),
+            Some("env:prod,type:ignored"),
+            Some(&[("env", "prod"), ("type", "nginx")]),
+        );
+        check(None, Some("type:syslog"), Some(&[("type", "syslog")]));
+        check(None, None, None);
+        check(None, Some("novalue"), None);
+    }
+}

@@ -1,0 +1,206 @@
+//! The `crowdsec` binary in a temp dir on loopback: flags, config test, and `-no-cs` serving
+//! the Local API to a machine and a bouncer.
+
+use std::path::Path;
+use std::process::{Child, Command, Output};
+use std::time::Duration;
+
+use cs_apiclient::{BouncerClient, ClientOptions, WatcherClient};
+use cs_models::{Alert, Decision, Source};
+
+const BIN: &str = env!("CARGO_BIN_EXE_crowdsec");
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A config dir with sqlite, default profiles and the LAPI on `port`.
+fn setup(dir: &Path, port: u16) -> std::path::PathBuf {
+    let d = dir.display();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(
+        dir.join("profiles.yaml"),
+        "name: default_ip_remediation\nfilters:\n - Alert.Remediation == true && Alert.GetScope() == \"Ip\"\ndecisions:\n - type: ban\n   duration: 4h\non_success: break\n",
+    )
+    .unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "common:\n  log_media: stdout\n  log_level: info\nconfig_paths:\n  config_dir: {d}\n  data_dir: {d}/data\ncrowdsec_service:\n  acquisition_path: {d}/acquis.yaml\ndb_config:\n  type: sqlite\n  db_path: {d}/data/crowdsec.db\n  flush:\n    max_items: 5000\n    max_age: 7d\napi:\n  client:\n    credentials_path: {d}/local_api_credentials.yaml\n  server:\n    listen_uri: 127.0.0.1:{port}\n    profiles_path: {d}/profiles.yaml\n    trusted_ips: [127.0.0.1]\n"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+#[test]
+fn version_flag_prints_version_line() {
+    let out = run(&["-version"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("version: v"), "{text}");
+}
+
+#[test]
+fn unknown_flag_exits_2_like_go() {
+    let out = run(&["-nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flag provided but not defined: -nope"));
+}
+
+#[test]
+fn config_test_reports_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), free_port());
+    let c = cfg.to_str().unwrap();
+    let out = run(&["-c", c, "-no-cs", "-t"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Configuration test done\n"
+    );
+
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("listen_uri:", "listen_url:");
+    std::fs::write(&cfg, text).unwrap();
+    let out = run(&["-c", c, "-no-cs", "-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.yaml:19:5"), "{err}");
+    assert!(err.contains("did you mean `listen_uri`?"), "{err}");
+}
+
+#[test]
+fn agent_mode_is_refused_explicitly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), free_port());
+    let out = run(&["-c", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-no-cs"));
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn manual_ban(ip: &str) -> Alert {
+    Alert {
+        capacity: Some(0),
+        decisions: Some(vec![Decision {
+            duration: Some("1h".into()),
+            origin: Some("cscli".into()),
+            scenario: Some("test ban".into()),
+            scope: Some("Ip".into()),
+            r#type: Some("ban".into()),
+            value: Some(ip.into()),
+            ..Decision::default()
+        }]),
+        events: Some(vec![]),
+        events_count: Some(1),
+        leakspeed: Some("0".into()),
+        message: Some("test ban".into()),
+        scenario: Some("test ban".into()),
+        scenario_hash: Some(String::new()),
+        scenario_version: Some(String::new()),
+        simulated: Some(false),
+        source: Some(Source {
+            ip: ip.into(),
+            scope: Some("Ip".into()),
+            value: Some(ip.into()),
+            ..Source::default()
+        }),
+        start_at: Some(chrono::Utc::now().to_rfc3339()),
+        stop_at: Some(chrono::Utc::now().to_rfc3339()),
+        ..Alert::default()
+    }
+}
+
+#[tokio::test]
+async fn no_cs_serves_the_local_api_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = setup(dir.path(), port);
+    {
+        let store = cs_store::Store::open(&cs_store::StoreConfig::sqlite(
+            dir.path().join("data/crowdsec.db"),
+        ))
+        .await
+        .unwrap();
+        store
+            .create_machine(&cs_store::NewMachine {
+                machine_id: "m1".into(),
+                password: "pw".into(),
+                is_validated: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store
+            .create_bouncer(&cs_store::NewBouncer {
+                name: "b1".into(),
+                api_key: "key1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let mut daemon = Daemon(
+        Command::new(BIN)
+            .args(["-c", cfg.to_str().unwrap(), "-no-cs"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let opts = ClientOptions::new(format!("http://127.0.0.1:{port}/"));
+    let watcher = WatcherClient::new(&opts, "m1", "pw").unwrap();
+    let mut ids = None;
+    for _ in 0..100 {
+        match watcher.push_alerts(&[manual_ban("192.0.2.7")]).await {
+            Ok(v) => {
+                ids = Some(v);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(ids.expect("LAPI never answered").len(), 1);
+
+    let bouncer = BouncerClient::new(&opts, "key1").unwrap();
+    let stream = bouncer.stream(true, &[]).await.unwrap();
+    let new = stream.new.unwrap_or_default();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].get_value(), "192.0.2.7");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(s) = daemon.0.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(exited.expect("daemon did not stop on SIGTERM").success());
+}
