@@ -6,6 +6,7 @@
 # env:   CROWDSEC_SHARED  shared material with the hub (default: ../shared beside the repository)
 #        RUN_DIR          where the config, database and logs go (default: a new temp dir)
 #        KEEP_RUNNING=1   leave the LAPI running at the end (its pid is printed)
+#        PROFILE=release  build optimised binaries (default: debug, quicker to build)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=$(cd "${CROWDSEC_SHARED:-$ROOT/../shared}" && pwd)
@@ -13,18 +14,25 @@ HUB=$SHARED/hub
 PORT=${PORT:-18080}
 [ -d "$HUB" ] || { echo "hub not found at $HUB (set CROWDSEC_SHARED)" >&2; exit 1; }
 
-echo "building crowdsec and cscli (release)..."
-(cd "$ROOT" && cargo build -q --release -p crowdsec -p cscli)
+PROFILE=${PROFILE:-debug}
+echo "building crowdsec and cscli ($PROFILE)..."
+if [ "$PROFILE" = release ]; then
+  (cd "$ROOT" && cargo build -q --release -p crowdsec -p cscli)
+else
+  (cd "$ROOT" && cargo build -q -p crowdsec -p cscli)
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-CROWDSEC=$TARGET/release/crowdsec
-CSCLI=$TARGET/release/cscli
+CROWDSEC=$TARGET/$PROFILE/crowdsec
+CSCLI=$TARGET/$PROFILE/cscli
 
 W=${RUN_DIR:-$(mktemp -d /tmp/crowdsec-rs.XXXXXX)}
 mkdir -p "$W/data" "$W/logs"
 LOG=${1:-}
 if [ -z "$LOG" ]; then
   LOG=$W/auth.log
-  python3 "$SHARED/bench/gen-corpus.py" sshd --lines 20000 --out "$LOG" >/dev/null
+  # Recent timestamps (the last six hours), so the 4h bans of the latest attacks are still active.
+  python3 "$SHARED/bench/gen-corpus.py" sshd --lines 20000 --days 0.1 \
+    --start "$(date -u -d '-6 hours' +%Y-%m-%dT%H:%M:%S)" --out "$LOG" >/dev/null
 fi
 
 # Hub items, installed as upstream lays them out (symlinks into the hub).
