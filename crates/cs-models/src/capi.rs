@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::MetaItem;
 use crate::metrics::{MetricsAgentInfo, MetricsBouncerInfo};
-use crate::nullable::{is_false, is_zero_f32, is_zero_i64, null_default};
+use crate::nullable::{is_false, is_zero_i64, null_default};
 
 /// Body of `POST /v3/watchers` (register).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,51 +61,8 @@ pub struct EnrollRequest {
     pub tags: Vec<String>,
 }
 
-/// Source of a signal.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SignalSource {
-    /// AS organisation name.
-    #[serde(
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_default"
-    )]
-    pub as_name: String,
-    /// AS number.
-    #[serde(
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_default"
-    )]
-    pub as_number: String,
-    /// ISO country code.
-    #[serde(
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_default"
-    )]
-    pub cn: String,
-    /// Source IP.
-    #[serde(
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_default"
-    )]
-    pub ip: String,
-    /// Latitude.
-    #[serde(skip_serializing_if = "is_zero_f32", deserialize_with = "null_default")]
-    pub latitude: f32,
-    /// Longitude.
-    #[serde(skip_serializing_if = "is_zero_f32", deserialize_with = "null_default")]
-    pub longitude: f32,
-    /// Source range.
-    #[serde(
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_default"
-    )]
-    pub range: String,
-    /// Scope (required).
-    pub scope: Option<String>,
-    /// Value (required).
-    pub value: Option<String>,
-}
+/// Source of a signal: the same shape as an alert's [`crate::Source`] in the Central API contract.
+pub type SignalSource = crate::Source;
 
 /// Decision of a signal.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
