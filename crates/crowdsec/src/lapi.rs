@@ -118,6 +118,16 @@ pub struct Prepared {
     opts: ServerOptions,
     profiles: Profiles,
     db: DatabaseConfig,
+    notify: Option<cs_notify::BrokerOptions>,
+}
+
+/// Hands the alerts of profiles with `notifications:` to the notification plugins.
+struct PluginNotifier(cs_notify::Dispatcher);
+
+impl cs_lapi::Notifier for PluginNotifier {
+    fn notify(&self, _profile: &str, plugins: &[String], alert: &cs_models::Alert) {
+        self.0.dispatch(plugins, alert);
+    }
 }
 
 /// Loads and checks the LAPI's configuration without opening sockets.
@@ -134,7 +144,17 @@ pub fn prepare(cfg: &Config) -> Result<Prepared> {
         })?;
     let db = cfg.db()?.clone();
     store_config(&db)?;
-    Ok(Prepared { opts, profiles, db })
+    let used: Vec<String> = profiles
+        .iter()
+        .flat_map(|p| p.notifications().iter().cloned())
+        .collect();
+    let notify = cs_notify::BrokerOptions::from_config(cfg, &used)?;
+    Ok(Prepared {
+        opts,
+        profiles,
+        db,
+        notify,
+    })
 }
 
 /// Opens the database and serves until `shutdown` resolves.
@@ -142,6 +162,15 @@ pub async fn run(
     p: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    // Started first: dropping the broker on a later error stops the plugins.
+    let broker = match p.notify {
+        Some(o) => Some(
+            cs_notify::Broker::start(o)
+                .await
+                .context("while loading notification plugins")?,
+        ),
+        None => None,
+    };
     let store = Store::open(&store_config(&p.db)?)
         .await
         .context("unable to open the database (db_config)")?;
@@ -150,8 +179,15 @@ pub async fn run(
             .clone()
             .map(|f| tokio::spawn(flush_loop(store.clone(), f)));
     tracing::info!(listen = ?p.opts.listen_uri, "CrowdSec Local API listening");
-    let server = Server::new(p.opts, store.clone(), p.profiles).context("starting local API")?;
+    let mut server =
+        Server::new(p.opts, store.clone(), p.profiles).context("starting local API")?;
+    if let Some(b) = &broker {
+        server = server.with_notifier(std::sync::Arc::new(PluginNotifier(b.dispatcher())));
+    }
     let result = server.serve(shutdown).await.context("local API server");
+    if let Some(b) = broker {
+        b.shutdown().await;
+    }
     if let Some(h) = flush {
         h.abort();
     }

@@ -1,11 +1,13 @@
-//! `crowdsec`: the CrowdSec daemon. With `-no-cs` it serves the Local API described by
-//! `config.yaml`; with `-dsn` it replays a log through the agent (see `agent`). The live
-//! log processor (acquis.yaml) is not part of this build yet, and asking for it is reported as
-//! an error rather than silently ignored.
+//! `crowdsec`: the CrowdSec daemon. By default it runs the Local API and the agent tailing the
+//! datasources of the acquisition files (see `live`); `-no-cs` / `-no-api` leave one out; with
+//! `-dsn` it replays a log through the agent (see `agent`). Both serve Prometheus metrics when
+//! `prometheus.enabled` is set.
 
 mod agent;
 mod flags;
 mod lapi;
+mod live;
+mod metrics;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -105,41 +107,5 @@ fn run(flags: Flags) -> Result<()> {
     if let Some(dsn) = flags.dsn.as_deref() {
         return agent::run_dsn(&cfg, &flags, dsn, api);
     }
-    if agent {
-        bail!(
-            "the log processor (agent) is not available in this build of crowdsec; run the Local API alone with -no-cs"
-        );
-    }
-    let prepared = lapi::prepare(&cfg)?;
-    if flags.test_config {
-        println!("Configuration test done");
-        return Ok(());
-    }
-    init_logging(&cfg, &flags, "crowdsec_api.log")?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting runtime")?;
-    rt.block_on(lapi::run(prepared, shutdown_signal()))
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
+    live::run(&flags.config, cfg, &flags, api, agent)
 }

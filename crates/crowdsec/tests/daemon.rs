@@ -82,12 +82,55 @@ fn config_test_reports_located_errors() {
 }
 
 #[test]
-fn agent_mode_is_refused_explicitly() {
+fn broken_acquisition_file_is_reported_with_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = setup(dir.path(), free_port());
-    let out = run(&["-c", cfg.to_str().unwrap()]);
+    let acquis = dir.path().join("acquis.yaml");
+    std::fs::write(
+        &acquis,
+        "filenames:\n  - /var/log/auth.log\nlabels:\n  type: syslog\n---\nsource: syslog\nlabels:\n  type: syslog\nlisten_port: notaport\n",
+    )
+    .unwrap();
+    let out = run(&["-c", cfg.to_str().unwrap(), "-t"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-no-cs"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:9", acquis.display())), "{err}");
+    assert!(err.contains("listen_port"), "{err}");
+}
+
+#[test]
+fn empty_acquisition_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), free_port());
+    std::fs::write(dir.path().join("acquis.yaml"), "").unwrap();
+    let out = run(&["-c", cfg.to_str().unwrap(), "-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no datasource enabled"), "{err}");
+}
+
+/// `dist/crowdsec.service` with its binary path pointed at the binary under test (the unit
+/// names `/usr/bin/crowdsec`, which `systemd-analyze verify` requires to exist).
+#[test]
+fn systemd_unit_passes_systemd_analyze_verify() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../dist/crowdsec.service"
+    ))
+    .unwrap();
+    assert!(unit.contains("ExecStartPre=/usr/bin/crowdsec -c /etc/crowdsec/config.yaml -t"));
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crowdsec.service");
+    std::fs::write(&path, unit.replace("/usr/bin/crowdsec", BIN)).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", path.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .expect("systemd-analyze is needed (Debian package `systemd`)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("crowdsec.service"), "{err}");
 }
 
 struct Daemon(Child);

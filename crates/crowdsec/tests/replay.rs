@@ -272,3 +272,225 @@ async fn replay_without_no_api_runs_the_lapi_alongside() {
     assert!(pushed > 0, "{stderr}");
     assert_eq!(stored, pushed);
 }
+
+/// Points the config at the shared hub as its hub directory and index, so that the symlinks
+/// `setup` installed are hub items (with a version).
+fn use_shared_hub(cfg: &Path) {
+    let hub = std::fs::canonicalize(shared().join("hub")).unwrap();
+    let text = std::fs::read_to_string(cfg).unwrap().replacen(
+        "config_paths:\n",
+        &format!(
+            "config_paths:\n  hub_dir: {}\n  index_path: {}/.index.json\n",
+            hub.display(),
+            hub.display()
+        ),
+        1,
+    );
+    std::fs::write(cfg, text).unwrap();
+}
+
+#[tokio::test]
+async fn replay_alerts_carry_context_and_hub_version_and_states_are_dumped() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let cfg = setup(dir.path(), port, &url);
+    use_shared_hub(&cfg);
+    // A hub context item (target_user) and the console context file (the source IP).
+    std::fs::create_dir_all(dir.path().join("contexts")).unwrap();
+    std::os::unix::fs::symlink(
+        shared().join("hub/contexts/crowdsecurity/bf_base.yaml"),
+        dir.path().join("contexts/bf_base.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("console")).unwrap();
+    std::fs::write(
+        dir.path().join("console/context.yaml"),
+        "ip:\n- evt.Meta.source_ip\ntarget_user:\n- evt.Meta.target_user\n",
+    )
+    .unwrap();
+    add_machine(dir.path()).await;
+    let log = corpus(dir.path(), 600);
+    let _lapi = Daemon(
+        Command::new(BIN)
+            .args(["-c", cfg.to_str().unwrap(), "-no-cs"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let watcher = WatcherClient::new(&ClientOptions::new(url.clone()), MACHINE, PASSWORD).unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if watcher.login().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "LAPI never answered");
+
+    let dump_dir = dir.path().join("dump");
+    let out = tokio::task::spawn_blocking({
+        let (cfg, log, dump) = (cfg.clone(), log.clone(), dump_dir.clone());
+        move || {
+            replay(
+                &cfg,
+                &log,
+                &["-no-api", "-dump-data", dump.to_str().unwrap()],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let alerts = watcher
+        .alerts(&[("limit".into(), "0".into())])
+        .await
+        .unwrap();
+    assert!(!alerts.is_empty(), "no alert\n{stderr}");
+    let file = shared().join("hub/scenarios/crowdsecurity/ssh-bf.yaml");
+    let hash = cs_hub::sha256_hex(&std::fs::read(&file).unwrap());
+    let index = cs_hub::Index::load(&shared().join("hub/.index.json")).unwrap();
+    let version = index
+        .get(cs_hub::ItemType::Scenarios, "crowdsecurity/ssh-bf")
+        .unwrap()
+        .version
+        .clone();
+    let text = std::fs::read_to_string(&log).unwrap();
+    for alert in &alerts {
+        assert_eq!(alert.scenario_hash.as_deref(), Some(hash.as_str()));
+        assert_eq!(alert.scenario_version.as_deref(), Some(version.as_str()));
+        let ip = alert.source.as_ref().unwrap().ip.clone();
+        let meta: std::collections::BTreeMap<&str, &str> = alert
+            .meta
+            .iter()
+            .map(|m| (m.key.as_str(), m.value.as_str()))
+            .collect();
+        assert_eq!(
+            meta.get("ip").copied(),
+            Some(format!("[\"{ip}\"]").as_str())
+        );
+        // Each user of the context was tried by this IP, and no user is listed twice.
+        let users: Vec<String> = context_values(meta["target_user"]);
+        assert!(!users.is_empty());
+        let mut unique = users.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), users.len(), "{users:?}");
+        for user in &users {
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(&format!(" {user} from {ip} "))),
+                "{user} from {ip} not in the log"
+            );
+        }
+    }
+
+    let parser_dump = std::fs::read_to_string(dump_dir.join("parser-dump.yaml")).unwrap();
+    assert!(
+        parser_dump.starts_with("s00-raw:\n"),
+        "{}",
+        &parser_dump[..200]
+    );
+    assert!(parser_dump.contains("\n  crowdsecurity/sshd-logs:\n  - idx: "));
+    assert!(parser_dump.contains("success: true"));
+    let overflows = std::fs::read_to_string(dump_dir.join("bucket-dump.yaml")).unwrap();
+    assert!(overflows.starts_with("- Line:\n"), "{}", &overflows[..200]);
+    assert!(overflows.contains("\n  Type: 1\n"));
+    assert!(
+        overflows.matches("\n  Overflow:\n").count() >= alerts.len()
+            && overflows.contains("      scenariohash: "),
+        "every pushed alert is in the dump:\n{}",
+        &overflows[..overflows.len().min(1500)]
+    );
+    let pours = std::fs::read_to_string(dump_dir.join("bucketpour-dump.yaml")).unwrap();
+    assert!(pours.starts_with("OK:\n"));
+    assert!(pours.contains("\ncrowdsecurity/ssh-bf:\n"));
+}
+
+/// The strings of a JSON array of strings (context values), without a JSON dependency: the
+/// usernames of the corpus have no quotes or commas.
+fn context_values(value: &str) -> Vec<String> {
+    value
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|s| s.trim_matches('"').to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The `name=value` field of the replay summary log line.
+fn summary_field(stderr: &str, name: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.contains("replay summary"))?;
+    line.split(&format!(" {name}="))
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn replay_survives_garbage_long_lines_and_invalid_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = setup(dir.path(), port, &format!("http://127.0.0.1:{port}/"));
+    add_machine(dir.path()).await;
+    let clean = corpus(dir.path(), 2000);
+    let text = std::fs::read(&clean).unwrap();
+    let head_end = text[..text.len() / 2]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .unwrap()
+        + 1;
+    let mut bad = text[..head_end].to_vec();
+    // A 2 MiB line, binary garbage, a line cut in the middle of a UTF-8 sequence, NULs,
+    // empty lines, and an sshd line whose user name is not UTF-8.
+    bad.extend(std::iter::repeat_n(b'A', 2 << 20));
+    bad.push(b'\n');
+    bad.extend((0..=255u8).cycle().take(4096).filter(|b| *b != b'\n'));
+    bad.push(b'\n');
+    bad.extend_from_slice("caf\u{e9}".as_bytes().split_last().unwrap().1);
+    bad.extend_from_slice(b"\n\0\0\0\n\n\n");
+    bad.extend_from_slice(
+        b"Mar  2 18:00:00 web-prod-1 sshd[1]: Failed password for invalid user \xff\xfe from 192.0.2.77 port 22 ssh2\n",
+    );
+    bad.extend_from_slice(&text[head_end..]);
+    let log = dir.path().join("bad.log");
+    std::fs::write(&log, &bad).unwrap();
+
+    let out = tokio::task::spawn_blocking({
+        let (cfg, log) = (cfg.clone(), log.clone());
+        move || replay(&cfg, &log, &[])
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        summary_field(&stderr, "skipped_too_long"),
+        Some(1),
+        "{stderr}"
+    );
+    assert_eq!(summary_field(&stderr, "invalid_utf8"), Some(3), "{stderr}");
+    let clean_lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+    // The long line is skipped and empty lines dropped: the clean lines and the 4 other bad
+    // ones reach the parsers.
+    assert_eq!(
+        summary_field(&stderr, "lines_read"),
+        Some(clean_lines + 4),
+        "{stderr}"
+    );
+    assert!(
+        summary_field(&stderr, "alerts_pushed").unwrap_or(0) > 0,
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(" lines ("),
+        "no progress output off a terminal"
+    );
+}

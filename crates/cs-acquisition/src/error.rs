@@ -50,6 +50,35 @@ pub enum Error {
         /// The pattern.
         pattern: String,
     },
+    /// An acquisition file is invalid (every problem, located in the YAML).
+    #[error("{0}")]
+    Config(cs_config::yaml::Diagnostics),
+    /// A server datasource cannot listen.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program a datasource runs cannot be started.
+    #[error("cannot run {program}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program a datasource runs failed.
+    #[error("{program} failed: {reason}")]
+    Command {
+        /// The program.
+        program: String,
+        /// Its exit status and error output.
+        reason: String,
+    },
     /// Reading an input failed.
     #[error("reading {}", path.display())]
     Io {
@@ -59,4 +88,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// An error and its causes on one line (`outer: inner: root`), for logs and reports.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }

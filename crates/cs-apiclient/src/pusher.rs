@@ -1,10 +1,12 @@
 //! The agent's alert output: batching, retry with exponential backoff, durable spool.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cs_models::Alert;
+use cs_models::{AddAlertsResponse, Alert};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -105,6 +107,12 @@ struct Worker {
     stats: PushStats,
 }
 
+/// A push in progress: it owns its batch, so alerts keep being received and spooled while
+/// the LAPI answers.
+/// It resolves to the batch's spool sequence number, its size and the LAPI's answer.
+type InFlight = Pin<Box<dyn Future<Output = PushOutcome> + Send>>;
+type PushOutcome = (u64, u64, Result<AddAlertsResponse>);
+
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Alert>) -> PushStats {
         let mut pending: Vec<Alert> = Vec::new();
@@ -112,7 +120,11 @@ impl Worker {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut backoff = self.config.backoff_initial;
         let mut retry_at = Instant::now();
+        let mut inflight: Option<InFlight> = None;
         loop {
+            if inflight.is_none() && Instant::now() >= retry_at {
+                inflight = self.start_push();
+            }
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(a) => {
@@ -124,8 +136,11 @@ impl Worker {
                     None => break,
                 },
                 _ = tick.tick() => self.enqueue(&mut pending),
-                () = tokio::time::sleep_until(retry_at), if !self.spool.is_empty() => {
-                    if self.attempt().await {
+                res = async { inflight.as_mut().expect("guarded by the select condition").await },
+                    if inflight.is_some() =>
+                {
+                    inflight = None;
+                    if self.finish_push(res) {
                         backoff = self.config.backoff_initial;
                         retry_at = Instant::now();
                     } else {
@@ -133,12 +148,30 @@ impl Worker {
                         backoff = (backoff * 2).min(self.config.backoff_max);
                     }
                 }
+                () = tokio::time::sleep_until(retry_at),
+                    if inflight.is_none() && !self.spool.is_empty() => {}
             }
         }
         self.enqueue(&mut pending);
         let deadline = Instant::now() + self.config.shutdown_timeout;
+        if let Some(push) = inflight.take() {
+            match tokio::time::timeout_at(deadline, push).await {
+                Ok(res) => {
+                    self.finish_push(res);
+                }
+                Err(_) => self.stats.failed_attempts += 1,
+            }
+        }
         while !self.spool.is_empty() && Instant::now() < deadline {
-            if !self.attempt().await {
+            let Some(push) = self.start_push() else { break };
+            let delivered = match tokio::time::timeout_at(deadline, push).await {
+                Ok(res) => self.finish_push(res),
+                Err(_) => {
+                    self.stats.failed_attempts += 1;
+                    false
+                }
+            };
+            if !delivered {
                 let wait = backoff.min(deadline.saturating_duration_since(Instant::now()));
                 tokio::time::sleep(wait).await;
                 backoff = (backoff * 2).min(self.config.backoff_max);
@@ -155,29 +188,28 @@ impl Worker {
         self.stats
     }
 
-    fn enqueue(&mut self, pending: &mut Vec<Alert>) {
-        if pending.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(pending);
-        let n = batch.len();
-        if let Err(e) = self.spool.push(batch) {
-            // The batch stays queued in memory; only its durability is lost.
-            tracing::error!(error = %chain(&e), alerts = n, "cannot write alert spool");
-        }
+    /// Starts delivering the oldest spooled batch, if any.
+    fn start_push(&self) -> Option<InFlight> {
+        let seq = self.spool.front_seq()?;
+        let batch = self.spool.front()?.to_vec();
+        let client = self.client.clone();
+        Some(Box::pin(async move {
+            let res = client.push_alerts(&batch).await;
+            (seq, batch.len() as u64, res)
+        }))
     }
 
-    /// Tries to deliver the oldest batch; true when the spool moved forward.
-    async fn attempt(&mut self) -> bool {
-        let Some(batch) = self.spool.front() else {
-            return true;
-        };
-        let n = batch.len() as u64;
-        match self.client.push_alerts(batch).await {
+    /// Accounts for the answer to the oldest batch; true when the spool moved forward.
+    fn finish_push(&mut self, (seq, n, res): PushOutcome) -> bool {
+        // The spool may have dropped the batch (bound reached) while it was being sent.
+        let still_queued = self.spool.front_seq() == Some(seq);
+        match res {
             Ok(ids) => {
                 tracing::debug!(alerts = n, ids = ids.len(), "alerts pushed to LAPI");
                 self.stats.pushed += n;
-                self.pop();
+                if still_queued {
+                    self.pop();
+                }
                 true
             }
             Err(e) if e.is_retryable() => {
@@ -189,9 +221,23 @@ impl Worker {
                 self.stats.failed_attempts += 1;
                 self.stats.rejected += n;
                 tracing::error!(error = %chain(&e), alerts = n, "LAPI rejected alerts, dropping them");
-                self.pop();
+                if still_queued {
+                    self.pop();
+                }
                 true
             }
+        }
+    }
+
+    fn enqueue(&mut self, pending: &mut Vec<Alert>) {
+        if pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(pending);
+        let n = batch.len();
+        if let Err(e) = self.spool.push(batch) {
+            // The batch stays queued in memory; only its durability is lost.
+            tracing::error!(error = %chain(&e), alerts = n, "cannot write alert spool");
         }
     }
 

@@ -127,6 +127,11 @@ impl Spool {
         Ok(())
     }
 
+    /// Sequence number of the oldest batch (stable while it stays queued).
+    pub fn front_seq(&self) -> Option<u64> {
+        self.batches.front().map(|b| b.seq)
+    }
+
     /// The oldest batch.
     pub fn front(&self) -> Option<&[Alert]> {
         self.batches.front().map(|b| b.alerts.as_slice())

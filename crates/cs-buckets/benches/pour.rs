@@ -1,6 +1,6 @@
 //! Pour throughput of the hub's ssh-bf scenarios (leaky + distinct), on real sshd events:
 //! many distinct source IPs (a new bucket per event), one hot IP (existing bucket), and events
-//! that no filter accepts.
+//! that no filter accepts; the first two again with the `cs_bucket_*` metrics published.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -84,6 +84,25 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 engine,
+                |mut engine| {
+                    let mut out = Vec::new();
+                    for evt in events {
+                        black_box(engine.pour(evt, &mut out).is_ok());
+                    }
+                    (out, engine)
+                },
+                criterion::BatchSize::LargeInput,
+            );
+        });
+    }
+    // The same pours publishing the `cs_bucket_*` metrics, as the daemon's engine does.
+    for (name, events) in [
+        ("distinct_ips_metrics", &distinct),
+        ("one_ip_metrics", &hot),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || engine().with_metrics(cs_metrics::global()),
                 |mut engine| {
                     let mut out = Vec::new();
                     for evt in events {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use cs_expr::Clock;
+use cs_metrics::{Counter, Gauge, Metrics};
 use cs_types::{Event, EventType, ExpectMode, GoTime, Leaky, Queue, RuntimeAlert};
 use sha1::{Digest, Sha1};
 
@@ -63,6 +64,65 @@ impl Default for EngineOptions {
         Self {
             garbage_collect: true,
         }
+    }
+}
+
+/// The Prometheus handles of one scenario, resolved once (upstream's `cs_bucket_*` families,
+/// labelled with the scenario name).
+struct ScenarioMetrics {
+    created: Counter,
+    overflowed: Counter,
+    underflowed: Counter,
+    canceled: Counter,
+    evicted: Counter,
+    live: Gauge,
+    /// `cs_bucket_poured_total` by (`Line.Src`, `Line.Module`): a handful of sources per
+    /// scenario, so a linear scan beats hashing the pair.
+    poured: Vec<(Box<str>, Box<str>, Counter)>,
+}
+
+impl ScenarioMetrics {
+    fn new(m: &Metrics, name: &str) -> Self {
+        Self {
+            created: m.bucket_created.with([name]),
+            overflowed: m.bucket_overflowed.with([name]),
+            underflowed: m.bucket_underflowed.with([name]),
+            canceled: m.bucket_canceled.with([name]),
+            evicted: m.bucket_evicted.with([name]),
+            live: m.buckets.with([name]),
+            poured: Vec::new(),
+        }
+    }
+}
+
+/// The metrics an engine publishes to.
+struct EngineMetrics {
+    registry: &'static Metrics,
+    /// Same order as the engine's scenarios.
+    scenarios: Vec<ScenarioMetrics>,
+}
+
+impl EngineMetrics {
+    fn new(registry: &'static Metrics, scenarios: &[Arc<Scenario>]) -> Self {
+        Self {
+            registry,
+            scenarios: scenarios
+                .iter()
+                .map(|s| ScenarioMetrics::new(registry, s.name()))
+                .collect(),
+        }
+    }
+
+    fn poured(&mut self, si: usize, name: &str, evt: &Event) {
+        let (src, module) = (evt.line.src.as_str(), evt.line.module.as_str());
+        let per = &mut self.scenarios[si].poured;
+        if let Some((_, _, c)) = per.iter().find(|(s, m, _)| **s == *src && **m == *module) {
+            c.inc();
+            return;
+        }
+        let c = self.registry.bucket_poured.with([src, module, name]);
+        c.inc();
+        per.push((src.into(), module.into(), c));
     }
 }
 
@@ -189,6 +249,8 @@ pub struct BucketEngine {
     stats: Vec<EngineStats>,
     /// `-dump-data`'s pour record: `OK` → every event offered, scenario name → events poured.
     pour_dump: Option<BTreeMap<String, Vec<Event>>>,
+    /// Prometheus counters (`cs_bucket_*`), when published.
+    metrics: Option<EngineMetrics>,
 }
 
 /// What became of a bucket after one event.
@@ -233,7 +295,16 @@ impl BucketEngine {
             watermark: None,
             stats: vec![EngineStats::default(); n],
             pour_dump: None,
+            metrics: None,
         }
+    }
+
+    /// Publishes the `cs_bucket_*` metrics of every scenario (upstream's names and labels, plus
+    /// `cs_bucket_evicted_total`) into `registry`, usually [`cs_metrics::global`].
+    #[must_use]
+    pub fn with_metrics(mut self, registry: &'static Metrics) -> Self {
+        self.metrics = Some(EngineMetrics::new(registry, &self.scenarios));
+        self
     }
 
     /// Adds the alert context (console context) evaluated on each overflow.
@@ -288,6 +359,97 @@ impl BucketEngine {
     /// Number of bucket instances in memory (including replaced ones whose timer is pending).
     pub fn bucket_count(&self) -> usize {
         self.slots.len() - self.free.len()
+    }
+
+    /// Takes over the live buckets of `old` (an engine being replaced on reload) whose scenario
+    /// is unchanged: same name, same file content and same rank among the documents of that
+    /// name in that file. Their queues, timers and blackholes carry on here; buckets of changed
+    /// or removed scenarios are dropped (upstream restarts every bucket on reload). Returns the
+    /// number of buckets adopted.
+    pub fn adopt_buckets(&mut self, mut old: BucketEngine) -> usize {
+        // Scenario identity: (name, hash, rank among the scenarios with that name and hash).
+        fn identities(scenarios: &[Arc<Scenario>]) -> Vec<(String, String, usize)> {
+            let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+            scenarios
+                .iter()
+                .map(|s| {
+                    let rank = seen.entry((s.name(), s.hash())).or_default();
+                    *rank += 1;
+                    (s.name().to_owned(), s.hash().to_owned(), *rank)
+                })
+                .collect()
+        }
+        let new_ids = identities(&self.scenarios);
+        let old_ids = identities(&old.scenarios);
+        let mapping: Vec<Option<usize>> = old_ids
+            .iter()
+            .map(|id| new_ids.iter().position(|n| n == id))
+            .collect();
+        for (oi, hole) in old.blackholes.iter_mut().enumerate() {
+            if let Some(ni) = mapping[oi] {
+                self.blackholes[ni] = std::mem::take(hole);
+            }
+        }
+        let mut adopted = 0;
+        for slot in 0..old.slots.len() {
+            let Some(mut bucket) = old.slots[slot].take() else {
+                continue;
+            };
+            if let Some(m) = &old.metrics {
+                m.scenarios[bucket.scenario].live.dec();
+            }
+            let Some(si) = mapping[bucket.scenario] else {
+                continue;
+            };
+            if bucket.attached {
+                // The key's spelling depends on the route (see `Route`): convert it.
+                let scenario = &self.scenarios[si];
+                let (filter, name) = (scenario.config.filter.as_str(), scenario.name());
+                let group = if old.routes[bucket.scenario].whole_key {
+                    bucket
+                        .key
+                        .strip_prefix(filter)
+                        .and_then(|k| k.strip_suffix(name))
+                        .unwrap_or(&bucket.key)
+                        .to_owned()
+                } else {
+                    bucket.key.to_string()
+                };
+                let route = self.routes[si];
+                let key: Arc<str> = if route.whole_key {
+                    Arc::from([filter, group.as_str(), name].concat())
+                } else {
+                    Arc::from(group)
+                };
+                if self.index[route.index].contains_key(&key) {
+                    continue;
+                }
+                bucket.key = key;
+            }
+            self.next_id += 1;
+            bucket.id = self.next_id;
+            bucket.scenario = si;
+            let new_slot = match self.free.pop() {
+                Some(free) => free,
+                None => {
+                    self.slots.push(None);
+                    self.slots.len() - 1
+                }
+            };
+            if bucket.attached {
+                self.index[self.routes[si].index].insert(Arc::clone(&bucket.key), new_slot);
+            }
+            if let Some(deadline) = bucket.deadline {
+                self.timers.push(Reverse((deadline, bucket.id, new_slot)));
+            }
+            if let Some(m) = &self.metrics {
+                m.scenarios[si].live.inc();
+            }
+            self.slots[new_slot] = Some(bucket);
+            adopted += 1;
+        }
+        self.watermark = self.watermark.max(old.watermark);
+        adopted
     }
 
     /// The wall clock in UTC, as upstream's `time.Now().UTC()`.
@@ -357,6 +519,9 @@ impl BucketEngine {
                     .or_default()
                     .push(Event::clone(&evt));
             }
+            if let Some(m) = &mut self.metrics {
+                m.poured(si, self.scenarios[si].name(), &evt);
+            }
             self.process(slot, &scenario, Event::clone(&evt), out);
             poured = true;
         }
@@ -420,6 +585,10 @@ impl BucketEngine {
     ) -> usize {
         self.next_id += 1;
         self.stats[si].instantiated += 1;
+        if let Some(m) = &self.metrics {
+            m.scenarios[si].created.inc();
+            m.scenarios[si].live.inc();
+        }
         let (lifetime, timed) = scenario.lifetime();
         let leaky = Leaky {
             name: scenario.name().to_owned(),
@@ -486,6 +655,9 @@ impl BucketEngine {
             Step::Overflow => self.overflow(slot, scenario, true, out),
             Step::Cancel => {
                 self.stats[si].canceled += 1;
+                if let Some(m) = &self.metrics {
+                    m.scenarios[si].canceled.inc();
+                }
                 if let Some(b) = self.remove(slot) {
                     out.push(notification(b.leaky.mapkey));
                 }
@@ -500,6 +672,9 @@ impl BucketEngine {
             return;
         };
         self.stats[bucket.scenario].overflowed += 1;
+        if let Some(m) = &self.metrics {
+            m.scenarios[bucket.scenario].overflowed.inc();
+        }
         if scenario.config.debug {
             tracing::debug!(
                 scenario = scenario.name(),
@@ -626,6 +801,9 @@ impl BucketEngine {
                 self.overflow(slot, &scenario, false, out);
             } else {
                 self.stats[si].underflowed += 1;
+                if let Some(m) = &self.metrics {
+                    m.scenarios[si].underflowed.inc();
+                }
                 if let Some(b) = self.remove(slot) {
                     out.push(notification(b.leaky.mapkey));
                 }
@@ -653,15 +831,34 @@ impl BucketEngine {
             });
             if let Some(b) = idle.then(|| self.remove(slot)).flatten() {
                 self.stats[b.scenario].evicted += 1;
+                if let Some(m) = &self.metrics {
+                    m.scenarios[b.scenario].evicted.inc();
+                }
                 dropped += 1;
             }
         }
+        if dropped > 0 {
+            // The wall-clock timers of dropped buckets would otherwise stay queued until they
+            // come due, which a fast replay never reaches: one heap entry per bucket ever made.
+            let slots = &self.slots;
+            self.timers.retain(|Reverse((_, id, slot))| {
+                slots[*slot].as_ref().is_some_and(|b| b.id == *id)
+            });
+        }
         dropped
+    }
+
+    /// Number of pending wall-clock timers (including stale entries not yet skipped).
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
     }
 
     /// Frees a slot, unlinking it from the index when it is still the live bucket of its key.
     fn remove(&mut self, slot: usize) -> Option<Bucket> {
         let bucket = self.slots.get_mut(slot)?.take()?;
+        if let Some(m) = &self.metrics {
+            m.scenarios[bucket.scenario].live.dec();
+        }
         if bucket.attached {
             self.index[self.routes[bucket.scenario].index].remove(&bucket.key);
         }
@@ -1075,6 +1272,11 @@ mod tests {
             engine.stats().evicted as usize + engine.bucket_count(),
             10_000
         );
+        assert!(
+            engine.pending_timers() < 8_192,
+            "{} timers queued: evicted buckets keep no timer",
+            engine.pending_timers()
+        );
     }
 
     /// Alerts (not alert-less notifications) as comparable text.
@@ -1359,6 +1561,95 @@ mod tests {
                 t/bh Ip 1.2.3.4 performed 't/bh' (1 events over 0s) at 2026-01-01 00:01:01 +0000 UTC Ip=1.2.3.4 count=1 2026-01-01T00:01:01Z..2026-01-01T00:01:01Z mt=2026-01-01T00:01:01Z
             "#]],
         );
+    }
+
+    #[test]
+    fn bucket_metrics_follow_the_engine() {
+        let registry: &'static Metrics = Box::leak(Box::new(Metrics::default()));
+        let yaml = "type: leaky\nname: t/m\ndescription: d\nfilter: 'true'\ngroupby: evt.Meta.source_ip\n\
+            capacity: 1\nleakspeed: 10s\ncancel_on: evt.Meta.user == 'ok'\n";
+        let clock = clock();
+        let mut engine = engine(yaml, &clock, &LoadOptions::default()).with_metrics(registry);
+        let mut out = Vec::new();
+        let mut evt = log("1.2.3.4", None, &[]);
+        evt.line.src = "/var/log/a.log".into();
+        evt.line.module = "file".into();
+        engine.pour(&evt, &mut out).unwrap();
+        engine.pour(&evt, &mut out).unwrap(); // capacity 1: overflow
+        engine.pour(&log("5.6.7.8", None, &[]), &mut out).unwrap();
+        engine
+            .pour(&log("5.6.7.8", None, &[("user", "ok")]), &mut out)
+            .unwrap(); // canceled
+        engine.pour(&log("9.9.9.9", None, &[]), &mut out).unwrap();
+        clock.advance(TimeDelta::seconds(60));
+        engine.tick(&mut out); // 9.9.9.9 underflows
+        let value = |c: Counter| c.get();
+        assert_eq!(value(registry.bucket_created.with(["t/m"])), 3);
+        assert_eq!(value(registry.bucket_overflowed.with(["t/m"])), 1);
+        assert_eq!(value(registry.bucket_canceled.with(["t/m"])), 1);
+        assert_eq!(value(registry.bucket_underflowed.with(["t/m"])), 1);
+        assert_eq!(registry.buckets.with(["t/m"]).get(), 0);
+        assert_eq!(
+            value(
+                registry
+                    .bucket_poured
+                    .with(["/var/log/a.log", "file", "t/m"])
+            ),
+            2
+        );
+        assert_eq!(value(registry.bucket_poured.with(["", "file", "t/m"])), 3);
+    }
+
+    #[test]
+    fn reload_keeps_the_buckets_of_unchanged_scenarios() {
+        let kept = "type: leaky\nname: t/kept\ndescription: d\nfilter: 'true'\ngroupby: evt.Meta.source_ip\n\
+            capacity: 2\nleakspeed: 1h\n";
+        let changed = "type: leaky\nname: t/changed\ndescription: d\nfilter: 'true'\ngroupby: evt.Meta.source_ip\n\
+            capacity: 2\nleakspeed: 1h\n";
+        let clock = clock();
+        let load = |texts: &[(&str, &str)]| {
+            let compiler = Compiler::new(Helpers::new(), clock.clone());
+            let mut all = Vec::new();
+            for (file, text) in texts {
+                all.extend(
+                    crate::load_str(file, text, &compiler, &LoadOptions::default()).unwrap(),
+                );
+            }
+            BucketEngine::new(all, clock.clone())
+        };
+        let mut old = load(&[("kept.yaml", kept), ("changed.yaml", changed)]);
+        let mut out = Vec::new();
+        for ip in ["1.2.3.4", "1.2.3.4", "5.6.7.8"] {
+            old.pour(&log(ip, None, &[]), &mut out).unwrap();
+        }
+        assert!(out.is_empty());
+        // The new configuration has t/kept unchanged (listed after a new scenario, so its
+        // index moves) and t/changed with another capacity.
+        let mut new = load(&[
+            (
+                "new.yaml",
+                "type: trigger\nname: t/new\ndescription: d\nfilter: 'false'\n",
+            ),
+            ("kept.yaml", kept),
+            (
+                "changed.yaml",
+                &changed.replace("capacity: 2", "capacity: 3"),
+            ),
+        ]);
+        assert_eq!(new.adopt_buckets(old), 2);
+        new.pour(&log("1.2.3.4", None, &[]), &mut out).unwrap();
+        let names: Vec<_> = out
+            .iter()
+            .filter_map(|e| e.overflow.alert.as_ref())
+            .map(|a| (a.get_scenario(), a.get_events_count()))
+            .collect();
+        assert_eq!(names, [("t/kept", 3)], "t/kept overflows with its 3 events");
+        // The timer of the other adopted bucket (t/kept, 5.6.7.8) came along: it expires on
+        // time, like the fresh t/changed bucket.
+        assert_eq!(new.bucket_count(), 2);
+        clock.advance(TimeDelta::hours(5));
+        new.tick(&mut out);
+        assert_eq!(new.bucket_count(), 0);
     }
 
     #[test]

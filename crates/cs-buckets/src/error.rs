@@ -18,6 +18,14 @@ pub enum Error {
         #[source]
         source: Box<cs_expr::CompileError>,
     },
+    /// A context file (`console/context.yaml`, a `contexts/*.yaml` hub item) cannot be read.
+    #[error("alert context file {path}: {message}")]
+    ContextFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A scenario filter failed at run time; the event is not poured into the remaining scenarios.
     #[error("scenario {scenario}: filter failed: {source}")]
     Filter {

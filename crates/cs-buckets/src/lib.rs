@@ -10,6 +10,27 @@
 //! in replay (counter durations, bucket expiry) use the injected [`cs_expr::Clock`]; the
 //! caller calls [`BucketEngine::tick`] to fire the timers that are due.
 //!
+//! ## Bounded bucket memory
+//!
+//! Upstream keeps a bucket until its wall-clock expiry timer fires, even when a replay has
+//! long moved past it in log time, so replaying a log with millions of distinct sources
+//! holds millions of buckets. This engine evicts (see [`BucketEngine::collect_garbage`]),
+//! whenever the number of buckets has doubled since the previous collection (and is at least
+//! 4 096), every time-machine bucket that can no longer change an alert:
+//!
+//! - buckets already replaced by a fresher bucket of the same key (their next event in log time
+//!   came after their lifetime);
+//! - buckets whose lifetime in log time (`last event + capacity × leakspeed`, or `duration`)
+//!   ended before the latest event time seen; the next event of their key would replace them.
+//!
+//! Counters (`duration` overflows on the wall clock) and live buckets are never evicted, and
+//! the timers of evicted buckets are dropped with them. Upstream would only have sent an
+//! alert-less "bucket is dead" notification for these buckets, so alerts do not change as long
+//! as the log is in time order (an event older than the latest one, for a key whose bucket
+//! was evicted, starts a new bucket where upstream would have reused the old one). Evictions are
+//! counted per scenario ([`EngineStats::evicted`], `cs_bucket_evicted_total{name}`);
+//! [`EngineOptions::garbage_collect`] turns eviction off.
+//!
 //! ```
 //! use std::sync::Arc;
 //!
@@ -54,7 +75,7 @@ mod limiter;
 mod scenario;
 
 pub use config::{BayesianConditionConfig, DataSourceConfig, ScenarioConfig, ScopeConfig};
-pub use context::{AlertContext, MAX_CONTEXT_VALUE_LENGTH};
+pub use context::{AlertContext, ContextSources, MAX_CONTEXT_VALUE_LENGTH, read_context_files};
 pub use engine::{BucketEngine, EngineOptions, EngineStats};
 pub use error::{Error, Result};
 pub use expr::Compiler;

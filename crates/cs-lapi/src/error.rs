@@ -93,11 +93,16 @@ impl Error {
     }
 }
 
-/// Upstream maps "not found" to 404, "already exists" to 403, and everything else to 500.
+/// Upstream maps "not found" to 404, "already exists" to 403, and everything else to 500; a
+/// request the store refuses (bad filter, bad address, bad alert) is a 400 here.
 fn store_status(e: &cs_store::Error) -> StatusCode {
     match e {
         cs_store::Error::NotFound { .. } => StatusCode::NOT_FOUND,
         cs_store::Error::AlreadyExists { .. } => StatusCode::FORBIDDEN,
+        cs_store::Error::InvalidFilter { .. }
+        | cs_store::Error::UnknownFilter { .. }
+        | cs_store::Error::InvalidIp { .. }
+        | cs_store::Error::InvalidAlert { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -111,6 +116,7 @@ fn store_error_is_public(e: &cs_store::Error) -> bool {
             | cs_store::Error::InvalidFilter { .. }
             | cs_store::Error::UnknownFilter { .. }
             | cs_store::Error::InvalidIp { .. }
+            | cs_store::Error::InvalidAlert { .. }
     )
 }
 

@@ -4,7 +4,8 @@
 //! with an `X-Api-Key` (stored as its sha512) or a TLS client certificate. Alerts pushed without decisions
 //! go through `profiles.yaml` ([`Profiles`]) to become decisions, which bouncers pull with
 //! `GET /v1/decisions` or `GET /v1/decisions/stream`. Where upstream versions disagree on the wire,
-//! `COMPAT.md` in this crate records the shape chosen.
+//! `COMPAT.md` in this crate records the shape chosen. Requests are counted in `cs-metrics`'s
+//! `cs_lapi_*` families; [`refresh_gauges`] recomputes `cs_active_decisions` and `cs_alerts` at scrape.
 //!
 //! ```no_run
 //! # async fn run(store: cs_store::Store) -> Result<(), Box<dyn std::error::Error>> {
@@ -25,6 +26,7 @@ pub mod profiles;
 mod routes;
 mod server;
 pub mod stream;
+mod telemetry;
 pub mod tls;
 
 pub use config::{AutoRegistration, ClientVerification, ServerOptions, TlsOptions};
@@ -33,3 +35,4 @@ pub use jwt::JwtKey;
 pub use net::{ConnInfo, PeerCert};
 pub use profiles::{Notifier, Profiles};
 pub use server::Server;
+pub use telemetry::refresh_gauges;

@@ -1,7 +1,16 @@
 //! Encoding of `GET /v1/decisions/stream` bodies, the hottest answer of the LAPI (every bouncer polls it).
 
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use cs_store::DecisionRecord;
+use cs_store::{DecisionFilter, DecisionRecord, Store};
+use tokio::sync::mpsc;
+
+/// Rows per batch read from the store for a streamed answer.
+const STREAM_BATCH: usize = 2048;
+/// Bytes per chunk of a streamed answer.
+const STREAM_CHUNK: usize = 256 * 1024;
 
 /// Encodes `{"deleted":[...],"new":[...]}` with each decision's remaining time at `now`; empty lists are
 /// `null`, as the 1.4.6 LAPI writes them (see COMPAT.md).
@@ -17,6 +26,96 @@ pub fn encode(new: &[DecisionRecord], deleted: &[DecisionRecord], now: DateTime<
     write_list(&mut out, new, now);
     out.push(b'}');
     out
+}
+
+/// The startup answer (`deleted` = every expired decision, `new` = every active one) written while the
+/// store reads it: the body is sent in chunks as rows arrive, so a million decisions never sit in memory
+/// at once. Same bytes as [`encode`]; the framing is chunked (1.4.6 also chunks answers this large). A
+/// database error in the middle aborts the body (the bouncer sees a truncated answer and retries).
+pub(crate) fn startup_response(
+    store: Store,
+    filter: DecisionFilter,
+    dedup: bool,
+    now: DateTime<Utc>,
+) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let mut out = Chunked {
+            buf: Vec::with_capacity(STREAM_CHUNK + 4096),
+            tx,
+        };
+        out.buf.extend_from_slice(b"{\"deleted\":");
+        let deleted = store.decision_batches(&filter, true, now, dedup, STREAM_BATCH);
+        if !out.list(deleted, now).await {
+            return;
+        }
+        out.buf.extend_from_slice(b",\"new\":");
+        let new = store.decision_batches(&filter, false, now, dedup, STREAM_BATCH);
+        if !out.list(new, now).await {
+            return;
+        }
+        out.buf.push(b'}');
+        out.flush().await;
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let mut resp = (StatusCode::OK, Body::from_stream(chunks)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::error::JSON_CONTENT_TYPE),
+    );
+    resp
+}
+
+/// Body under construction, sent to the client chunk by chunk.
+struct Chunked {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl Chunked {
+    /// Sends the buffer; `false` when the client is gone.
+    async fn flush(&mut self) -> bool {
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(STREAM_CHUNK + 4096),
+        ));
+        self.tx.send(Ok(chunk)).await.is_ok()
+    }
+
+    /// Writes one list (`null` when empty); `false` when the answer must stop.
+    async fn list(
+        &mut self,
+        mut batches: mpsc::Receiver<cs_store::Result<Vec<DecisionRecord>>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut first = true;
+        while let Some(batch) = batches.recv().await {
+            let records = match batch {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!(error = %e, "database request failed while streaming decisions");
+                    let _ = self
+                        .tx
+                        .send(Err(std::io::Error::other("database error")))
+                        .await;
+                    return false;
+                }
+            };
+            for r in &records {
+                self.buf.push(if first { b'[' } else { b',' });
+                first = false;
+                write_decision(&mut self.buf, r, now);
+            }
+            if self.buf.len() >= STREAM_CHUNK && !self.flush().await {
+                return false;
+            }
+        }
+        self.buf
+            .extend_from_slice(if first { b"null" } else { b"]" });
+        true
+    }
 }
 
 fn write_list(out: &mut Vec<u8>, records: &[DecisionRecord], now: DateTime<Utc>) {

@@ -353,7 +353,7 @@ async fn list_shape_and_filters_as_cscli_uses_them() {
         .json();
     assert_eq!(r[0]["source"]["value"], "198.51.100.0/24");
     let r = get("/v1/alerts?nope=1").bearer(&token).send(&lapi).await;
-    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         get("/v1/alerts/abc")
             .bearer(&token)
@@ -457,7 +457,7 @@ async fn json_quirks() {
     );
 
     let r = send(br#"[{"scenario": "x"}]"#.to_vec()).send(&lapi).await;
-    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.json()["message"]
             .as_str()

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::decision::Decision;
-use crate::nullable::{is_false, is_zero_f32, is_zero_i64, null_default};
+use crate::nullable::{is_false, is_zero_f32, is_zero_i64, null_default, null_default_f32};
 
 /// One `{key, value}` pair of a [`Meta`] list (`MetaItems0` upstream).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,10 +90,16 @@ pub struct Source {
     )]
     pub ip: String,
     /// Latitude from GeoIP enrichment.
-    #[serde(skip_serializing_if = "is_zero_f32", deserialize_with = "null_default")]
+    #[serde(
+        skip_serializing_if = "is_zero_f32",
+        deserialize_with = "null_default_f32"
+    )]
     pub latitude: f32,
     /// Longitude from GeoIP enrichment.
-    #[serde(skip_serializing_if = "is_zero_f32", deserialize_with = "null_default")]
+    #[serde(
+        skip_serializing_if = "is_zero_f32",
+        deserialize_with = "null_default_f32"
+    )]
     pub longitude: f32,
     /// CIDR of the source network.
     #[serde(
@@ -260,6 +266,15 @@ mod tests {
             &Alert::default(),
             r#"{"capacity":null,"decisions":null,"events":null,"events_count":null,"labels":null,"leakspeed":null,"message":null,"scenario":null,"scenario_hash":null,"scenario_version":null,"simulated":null,"source":null,"start_at":null,"stop_at":null}"#,
         );
+    }
+
+    #[test]
+    fn coordinates_beyond_float32_are_refused() {
+        let ok: Source = serde_json::from_str(r#"{"latitude":48.85,"longitude":null}"#).unwrap();
+        assert!((ok.latitude - 48.85).abs() < 1e-4);
+        assert_eq!(ok.longitude, 0.0);
+        let err = serde_json::from_str::<Source>(r#"{"longitude":1e300}"#).unwrap_err();
+        assert!(err.to_string().contains("overflows float32"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod enrich;
 mod error;
 mod expr;
 mod load;
+mod metrics;
 mod node;
 mod pipeline;
 mod stash;

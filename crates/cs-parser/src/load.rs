@@ -13,6 +13,7 @@ use crate::config::{self, GrokConfig, NodeConfig, StageFile, StaticConfig};
 use crate::enrich::{Enrichers, Method};
 use crate::error::{Diagnostic, Diagnostics, Error, Result};
 use crate::expr::Expr;
+use crate::metrics::NodeMetrics;
 use crate::node::{GrokInput, GrokStep, Node, Whitelist};
 use crate::pipeline::{Parsers, StagedNode};
 use crate::stash::Stash;
@@ -30,6 +31,7 @@ pub struct Loader {
     helpers: Helpers,
     enrichers: Enrichers,
     clock: Arc<dyn cs_expr::Clock>,
+    metrics: Option<&'static cs_metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Loader {
@@ -64,6 +66,7 @@ pub struct LoaderBuilder {
     resolver: Option<Arc<dyn cs_expr_helpers::resolver::Resolver>>,
     dns_cache_size: usize,
     clock: Arc<dyn cs_expr::Clock>,
+    metrics: Option<&'static cs_metrics::Metrics>,
 }
 
 impl LoaderBuilder {
@@ -76,6 +79,7 @@ impl LoaderBuilder {
             resolver: None,
             dns_cache_size: 10_000,
             clock: Arc::new(cs_expr::SystemClock),
+            metrics: Some(cs_metrics::global()),
         }
     }
 
@@ -125,6 +129,14 @@ impl LoaderBuilder {
         self
     }
 
+    /// Where the per-node counters (`cs_node_hits_total`, `_ok_total`, `_ko_total`) go:
+    /// the process-wide [`cs_metrics::global`] by default, `None` to count nothing.
+    #[must_use]
+    pub fn node_metrics(mut self, metrics: Option<&'static cs_metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// The loader.
     pub fn build(self) -> Loader {
         let helpers = match self.helpers {
@@ -155,6 +167,7 @@ impl LoaderBuilder {
             helpers,
             enrichers,
             clock: self.clock,
+            metrics: self.metrics,
         }
     }
 }
@@ -253,18 +266,22 @@ impl Loader {
             .into_iter()
             .map(Arc::from)
             .collect();
-        let nodes = loaded
+        let mut nodes: Vec<StagedNode> = loaded
             .into_iter()
             .map(|(stage, node)| StagedNode {
                 stage: stages.iter().position(|s| **s == *stage).unwrap_or(0),
                 node,
             })
             .collect();
+        let metrics = self
+            .metrics
+            .map(|m| NodeMetrics::new(m, nodes.iter_mut().map(|n| &mut n.node)));
         Ok(Parsers {
             stages,
             nodes,
             enrichers: self.enrichers.clone(),
             clock: self.clock.clone(),
+            metrics,
         })
     }
 
@@ -442,6 +459,7 @@ impl CompileCx<'_> {
             stashes,
             children,
             statics,
+            metric: 0,
         })
     }
 

@@ -7,6 +7,7 @@ use cs_types::{Event, EventType};
 
 use crate::enrich::Enrichers;
 use crate::expr::{Expr, Output};
+use crate::metrics::SourceCounters;
 use crate::pipeline::Trace;
 use crate::stash::Stash;
 use crate::statics::{Static, UnsupportedValue};
@@ -21,6 +22,8 @@ pub(crate) struct RunContext<'a> {
     pub(crate) enrichers: &'a Enrichers,
     /// "Now" for this event (from the injected clock).
     pub(crate) now: DateTime<Utc>,
+    /// The node counters of the event's (source, type), when the set counts them.
+    pub(crate) counters: Option<&'a SourceCounters>,
 }
 
 /// Where a grok reads its input.
@@ -68,6 +71,8 @@ pub struct Node {
     pub(crate) stashes: Vec<Stash>,
     pub(crate) children: Vec<Node>,
     pub(crate) statics: Vec<Static>,
+    /// Index of the node's name among the set's node counters.
+    pub(crate) metric: usize,
 }
 
 /// Event parsing stopped by a static (upstream returns an error and drops the event).
@@ -114,6 +119,11 @@ impl Node {
             }
         }
 
+        let counters = cx.counters.and_then(|c| c.node(self.metric, &self.name));
+        if let Some(c) = counters {
+            c.hits.inc();
+        }
+
         let whitelisted = self.check_whitelist(evt);
 
         let (mut state, has_ok_grok) = match &self.grok {
@@ -149,6 +159,9 @@ impl Node {
         }
 
         if !state {
+            if let Some(c) = counters {
+                c.ko.inc();
+            }
             if let Some(t) = trace {
                 t.node_hit(cx.stage, &self.name, evt, false);
             }
@@ -166,6 +179,9 @@ impl Node {
             && let Some(next) = cx.stages.get(idx + 1)
         {
             next.as_ref().clone_into(&mut evt.stage);
+        }
+        if let Some(c) = counters {
+            c.ok.inc();
         }
         if let Some(t) = trace {
             t.node_hit(cx.stage, &self.name, evt, true);

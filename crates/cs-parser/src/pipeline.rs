@@ -6,6 +6,7 @@ use cs_types::Event;
 
 use crate::enrich::Enrichers;
 use crate::error::{Error, Result};
+use crate::metrics::NodeMetrics;
 use crate::node::{Node, RunContext};
 
 /// A top-level node and the index of its stage.
@@ -41,6 +42,7 @@ pub struct Parsers {
     pub(crate) nodes: Vec<StagedNode>,
     pub(crate) enrichers: Enrichers,
     pub(crate) clock: Arc<dyn cs_expr::Clock>,
+    pub(crate) metrics: Option<NodeMetrics>,
 }
 
 impl std::fmt::Debug for Parsers {
@@ -88,6 +90,10 @@ impl Parsers {
         if evt.time == cs_types::zero_time() {
             evt.time = now;
         }
+        let counters = self
+            .metrics
+            .as_ref()
+            .map(|m| m.counters(&evt.line.src, &evt.line.module));
         for (idx, stage) in self.stages.iter().enumerate() {
             let current = self.stages.iter().position(|s| **s == *evt.stage);
             // An event injected at a later stage skips the earlier ones.
@@ -102,6 +108,7 @@ impl Parsers {
                 stage,
                 enrichers: &self.enrichers,
                 now: now.to_utc(),
+                counters: counters.as_deref(),
             };
             let mut stage_ok = false;
             for staged in self.nodes.iter().filter(|n| n.stage == idx) {

@@ -838,6 +838,24 @@ impl Store {
         Ok(n)
     }
 
+    /// Alerts matching `f` counted per scenario (the `cs_alerts{reason}` gauge), by scenario.
+    pub async fn count_alerts_by_scenario(
+        &self,
+        f: &AlertFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>> {
+        let mut sql = self.sql("SELECT a.scenario, COUNT(*) FROM alerts a WHERE 1 = 1");
+        push_filter(&mut sql, f, now);
+        sql.push(" GROUP BY a.scenario ORDER BY a.scenario");
+        Ok(self
+            .db
+            .fetch(sql, &[Ty::Text, Ty::Int])
+            .await?
+            .into_iter()
+            .map(|mut r| (r.text(), u64::try_from(r.int()).unwrap_or(0)))
+            .collect())
+    }
+
     /// Number of stored alerts.
     pub async fn count_alerts(&self) -> Result<u64> {
         Ok(u64::try_from(

@@ -224,24 +224,53 @@ macro_rules! bind_args {
     }};
 }
 
+macro_rules! decode_row {
+    ($r:expr, $tys:expr) => {{
+        let r = $r;
+        let mut vals = Vec::with_capacity($tys.len());
+        for (i, ty) in $tys.iter().enumerate() {
+            vals.push(match ty {
+                Ty::Int => Val::Int(r.try_get::<i64, _>(i)?),
+                Ty::OptInt => Val::OptInt(r.try_get::<Option<i64>, _>(i)?),
+                Ty::Float => Val::Float(r.try_get::<f64, _>(i)?),
+                Ty::Bool => Val::Bool(r.try_get::<bool, _>(i)?),
+                Ty::Text => Val::Text(r.try_get::<String, _>(i)?),
+                Ty::OptText => Val::OptText(r.try_get::<Option<String>, _>(i)?),
+            });
+        }
+        Row(vals.into_iter())
+    }};
+}
+
 macro_rules! decode_rows {
     ($rows:expr, $tys:expr) => {{
         let mut out = Vec::with_capacity($rows.len());
         for r in &$rows {
-            let mut vals = Vec::with_capacity($tys.len());
-            for (i, ty) in $tys.iter().enumerate() {
-                vals.push(match ty {
-                    Ty::Int => Val::Int(r.try_get::<i64, _>(i)?),
-                    Ty::OptInt => Val::OptInt(r.try_get::<Option<i64>, _>(i)?),
-                    Ty::Float => Val::Float(r.try_get::<f64, _>(i)?),
-                    Ty::Bool => Val::Bool(r.try_get::<bool, _>(i)?),
-                    Ty::Text => Val::Text(r.try_get::<String, _>(i)?),
-                    Ty::OptText => Val::OptText(r.try_get::<Option<String>, _>(i)?),
-                });
-            }
-            out.push(Row(vals.into_iter()));
+            out.push(decode_row!(r, $tys));
         }
         out
+    }};
+}
+
+/// Reads a row stream in batches of `$batch` decoded rows, each mapped with `$map` and handed to
+/// `$sink`; stops quietly when the receiving side is gone.
+macro_rules! send_batches {
+    ($stream:expr, $tys:expr, $batch:expr, $map:expr, $sink:expr) => {{
+        let mut stream = $stream;
+        let mut batch = Vec::with_capacity($batch);
+        while let Some(r) = stream.try_next().await? {
+            batch.push($map(decode_row!(&r, $tys)));
+            if batch.len() >= $batch {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity($batch));
+                if $sink.send(Ok(full)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = $sink.send(Ok(batch)).await;
+        }
+        Ok(())
     }};
 }
 
@@ -316,6 +345,45 @@ impl Pools {
                 decode_rows!(rows, tys)
             }
         })
+    }
+
+    /// Runs a query on a reader and sends its rows, mapped by `map`, to `sink` in batches of
+    /// `batch` as they are read, so that a large answer is never held whole. Returns early
+    /// (`Ok`) when the receiver is dropped.
+    pub(crate) async fn fetch_batches<T>(
+        &self,
+        sql: Sql,
+        tys: &[Ty],
+        batch: usize,
+        map: impl Fn(Row) -> T,
+        sink: &tokio::sync::mpsc::Sender<Result<Vec<T>>>,
+    ) -> Result<()> {
+        use futures_util::TryStreamExt as _;
+        let text = sql.text;
+        let batch = batch.max(1);
+        match self {
+            Pools::Sqlite { reader, .. } => send_batches!(
+                bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args).fetch(reader),
+                tys,
+                batch,
+                map,
+                sink
+            ),
+            Pools::Postgres(p) => send_batches!(
+                bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args).fetch(p),
+                tys,
+                batch,
+                map,
+                sink
+            ),
+            Pools::MySql(p) => send_batches!(
+                bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args).fetch(p),
+                tys,
+                batch,
+                map,
+                sink
+            ),
+        }
     }
 
     /// Like [`Pools::fetch`], returning the first row if any.

@@ -408,6 +408,19 @@ fn push_page(sql: &mut Sql, f: &DecisionFilter) {
     }
 }
 
+/// One group of [`Store::count_active_decisions_by_reason`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveDecisionCount {
+    /// Decision scenario (the reason).
+    pub scenario: String,
+    /// Decision origin.
+    pub origin: String,
+    /// Decision type (the action).
+    pub decision_type: String,
+    /// Number of active decisions.
+    pub count: u64,
+}
+
 impl Store {
     async fn select_decisions(&self, sql: Sql) -> Result<Vec<DecisionRecord>> {
         Ok(self
@@ -530,6 +543,33 @@ impl Store {
             .await
     }
 
+    /// Stream, startup, for large answers: the decisions [`Store::list_expired_decisions`]
+    /// (`expired`) or [`Store::list_active_decisions`] (`!expired`) would list, sent in batches of
+    /// `batch` on the returned channel while the query runs, so that memory stays bounded however
+    /// many decisions there are. A database error is sent as the last item.
+    pub fn decision_batches(
+        &self,
+        f: &DecisionFilter,
+        expired: bool,
+        now: DateTime<Utc>,
+        dedup: bool,
+        batch: usize,
+    ) -> tokio::sync::mpsc::Receiver<Result<Vec<DecisionRecord>>> {
+        let sql = if expired {
+            self.expired_sql(f, None, now, dedup)
+        } else {
+            self.active_sql(f, now, dedup)
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            if let Err(e) = db.fetch_batches(sql, TYS, batch, decision, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        rx
+    }
+
     /// One decision by id.
     pub async fn get_decision(&self, id: i64) -> Result<Option<DecisionRecord>> {
         let mut sql = self.sql(&format!("SELECT {COLS} FROM decisions d WHERE d.id = "));
@@ -593,6 +633,30 @@ impl Store {
         let mut sql = self.sql("DELETE FROM decisions WHERE until_at < ");
         sql.bind(to_ns(before));
         self.db.execute(sql).await
+    }
+
+    /// Decisions active at `now` counted per (scenario, origin, type), the labels of the
+    /// `cs_active_decisions{reason,origin,action}` gauge.
+    pub async fn count_active_decisions_by_reason(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ActiveDecisionCount>> {
+        let mut sql =
+            self.sql("SELECT scenario, origin, type, COUNT(*) FROM decisions WHERE until_at > ");
+        sql.bind(to_ns(now))
+            .push(" GROUP BY scenario, origin, type ORDER BY scenario, origin, type");
+        Ok(self
+            .db
+            .fetch(sql, &[Ty::Text, Ty::Text, Ty::Text, Ty::Int])
+            .await?
+            .into_iter()
+            .map(|mut r| ActiveDecisionCount {
+                scenario: r.text(),
+                origin: r.text(),
+                decision_type: r.text(),
+                count: u64::try_from(r.int()).unwrap_or(0),
+            })
+            .collect())
     }
 
     /// Number of decisions active at `now`, all origins and scopes.

@@ -36,9 +36,10 @@
 //!   [`Store::list_active_decisions`], [`Store::list_decisions_created_since`],
 //!   [`Store::list_expired_decisions`] (the stream, see [`StreamQuery`]),
 //!   [`Store::expire_decisions`] / [`Store::expire_decision_by_id`] (deletion = expiry),
-//!   [`Store::delete_expired_decisions`]; filters in [`DecisionFilter`] built by
+//!   [`Store::delete_expired_decisions`], [`Store::count_active_decisions_by_reason`] and
+//!   [`Store::count_alerts_by_scenario`] (metrics gauges); filters in [`DecisionFilter`] built by
 //!   [`DecisionFilter::from_query`]; [`DecisionRecord::to_bouncer_model`] renders them.
-//! * Housekeeping: [`Store::flush`] with [`FlushPolicy`].
+//! * Housekeeping: [`Store::flush`] with [`FlushPolicy`]; [`Store::integrity_check`] after a crash.
 //! * Allowlists: [`Store::create_allowlist`], [`Store::add_allowlist_items`],
 //!   [`Store::list_allowlists`], [`Store::get_allowlist`], [`Store::delete_allowlist`],
 //!   [`Store::remove_allowlist_items`], [`Store::check_allowlist`].
@@ -58,6 +59,7 @@ mod db;
 mod decisions;
 mod error;
 mod flush;
+mod integrity;
 mod ip;
 mod machines;
 mod metrics;
@@ -77,7 +79,9 @@ pub use alerts::{
 pub use allowlists::{Allowlist, AllowlistItemRecord, AllowlistMatch, NewAllowlistItem};
 pub use bouncers::{AUTH_API_KEY, Bouncer, NewBouncer, generate_api_key, hash_api_key};
 pub use db::Dialect;
-pub use decisions::{DecisionFilter, DecisionQueryKind, DecisionRecord, StreamQuery};
+pub use decisions::{
+    ActiveDecisionCount, DecisionFilter, DecisionQueryKind, DecisionRecord, StreamQuery,
+};
 pub use error::{Error, Result};
 pub use flush::{FlushPolicy, FlushReport};
 pub use ip::IpRange;

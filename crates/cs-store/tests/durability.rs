@@ -57,6 +57,7 @@ async fn reopen(kind: Kind) {
     db.store.close().await;
     let again = Store::open(&db.config).await.unwrap();
     check_sample(&again).await;
+    assert_eq!(again.integrity_check().await.unwrap(), Vec::<String>::new());
     again.close().await;
 }
 
@@ -131,5 +132,45 @@ async fn sqlite_without_wal_works_and_persists() {
     store.close().await;
     let again = Store::open(&config).await.unwrap();
     check_sample(&again).await;
+    again.close().await;
+}
+
+#[tokio::test]
+async fn integrity_check_reports_rows_without_their_alert() {
+    use sqlx::{ConnectOptions, Connection};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orphans.db");
+    let store = Store::open(&StoreConfig::sqlite(&path)).await.unwrap();
+    write_sample(&store).await;
+    assert_eq!(store.integrity_check().await.unwrap(), Vec::<String>::new());
+    store.close().await;
+
+    // A row the store itself would refuse: written behind its back with the foreign keys off.
+    let mut raw = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .foreign_keys(false)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO decisions (created_at, updated_at, until_at, scenario, type, start_ip, end_ip,
+         start_suffix, end_suffix, ip_size, scope, value, origin, simulated, uuid, alert_decisions)
+         VALUES (0, 0, 0, 's', 'ban', 0, 0, 0, 0, 4, 'Ip', '192.0.2.1', 'cscli', false, 'u', 4242)",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    raw.close().await.unwrap();
+
+    let again = Store::open(&StoreConfig::sqlite(&path)).await.unwrap();
+    let problems = again.integrity_check().await.unwrap();
+    assert!(
+        problems.iter().any(|p| p.contains("foreign_key_check")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&"1 decisions rows without their alert".to_owned()),
+        "{problems:?}"
+    );
     again.close().await;
 }

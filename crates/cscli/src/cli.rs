@@ -99,6 +99,8 @@ pub enum Command {
         #[command(subcommand)]
         cmd: SimulationCmd,
     },
+    /// Display crowdsec prometheus metrics.
+    Metrics(crate::commands::metrics::MetricsArgs),
     /// Explain log pipeline
     Explain(crate::commands::explain::ExplainArgs),
     /// Run functional tests on hub configurations

@@ -4,9 +4,14 @@
 //! postoverflows, and the alerts are pushed to the LAPI of `local_api_credentials.yaml`. The
 //! process exits once they are delivered.
 
+mod dump;
 mod output;
 mod pipeline;
 
+pub(crate) use self::output::Output;
+pub(crate) use self::pipeline::{Pipeline, PipelineStats};
+
+use std::io::IsTerminal as _;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +21,7 @@ use cs_acquisition::{Labels, ReadStats};
 use cs_config::Config;
 use cs_types::{Event, ExpectMode};
 
-use self::output::Output;
-use self::pipeline::{Pipeline, PipelineStats};
+use self::pipeline::PipelineOptions;
 use crate::flags::Flags;
 
 /// How long the agent waits for a LAPI started in the same process to accept its login.
@@ -59,6 +63,20 @@ pub struct Summary {
     pub alerts_rejected: u64,
     /// Time spent reading and processing the input.
     pub acquisition_time: Duration,
+    /// Bucket counters.
+    pub buckets: cs_buckets::EngineStats,
+}
+
+/// Environment variable that turns bucket eviction off (`0`): memory then grows with the
+/// number of distinct bucket keys, as upstream's; used to check that eviction changes no alert.
+pub const EVICTION_ENV: &str = "CROWDSEC_BUCKET_EVICTION";
+
+/// Pipeline options of a replay: `-dump-data` and [`EVICTION_ENV`].
+fn replay_options(flags: &Flags) -> PipelineOptions {
+    PipelineOptions {
+        dump: flags.dump_data.is_some(),
+        evict: std::env::var(EVICTION_ENV).map_or(true, |v| v != "0"),
+    }
 }
 
 /// `crowdsec -dsn DSN`: runs the replay and, unless `api` is false, the LAPI next to it for
@@ -73,9 +91,11 @@ pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> 
     } else {
         None
     };
-    let mut pipeline = Pipeline::load(cfg, Arc::new(cs_expr::SystemClock))?;
-    let source = cs_acquisition::from_dsn(dsn, labels)
+    let mut pipeline =
+        Pipeline::load_with(cfg, Arc::new(cs_expr::SystemClock), replay_options(flags))?;
+    let source = cs_acquisition::from_dsn(dsn, labels.clone())
         .with_context(|| format!("configuring the datasource of -dsn {dsn}"))?;
+    let prometheus = crate::metrics::endpoint(cfg)?;
     if flags.test_config {
         println!("Configuration test done");
         return Ok(());
@@ -97,12 +117,41 @@ pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> 
     } else {
         REMOTE_LAPI_WAIT
     };
+    let prometheus = match prometheus {
+        Some(ep) => {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = rt.block_on(crate::metrics::serve(ep, None, async {
+                let _ = stopped.await;
+            }))?;
+            Some((stop, task))
+        }
+        None => None,
+    };
+    crate::metrics::set_replay_source(dsn, &labels);
+    tracing::info!("Starting processing data");
+    let started = Instant::now();
     let result = replay(&rt, cfg, &mut pipeline, source, wait);
+    if let Some((stop, task)) = prometheus {
+        // Upstream's agent lingers about two seconds after its acquisition ends; keep the
+        // endpoint up as long so that a scraper reading the final counters finds it.
+        let linger = result
+            .as_ref()
+            .map_or(Duration::ZERO, |s| s.acquisition_time)
+            + crate::metrics::REPLAY_LINGER;
+        std::thread::sleep(linger.saturating_sub(started.elapsed()));
+        let _ = stop.send(());
+        let _ = rt.block_on(task);
+    }
     if let Some((stop, task)) = lapi {
         let _ = stop.send(());
         rt.block_on(task).context("local API task")??;
     }
     let summary = result?;
+    if let (Some(dir), Some(dump)) = (&flags.dump_data, pipeline.take_dump()) {
+        dump.write(dir)
+            .with_context(|| format!("dumping parser and bucket states to {}", dir.display()))?;
+        tracing::info!(dir = %dir.display(), "parser and bucket states dumped");
+    }
     let p = summary.pipeline;
     let secs = summary.acquisition_time.as_secs_f64();
     tracing::info!(
@@ -111,8 +160,9 @@ pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> 
         unparsed = p.unparsed,
         whitelisted = p.whitelisted,
         skipped_too_long = summary.read.too_long,
-        skipped_invalid_utf8 = summary.read.invalid_utf8,
+        invalid_utf8 = summary.read.invalid_utf8,
         overflows = p.overflows,
+        buckets_evicted = summary.buckets.evicted,
         alerts_pushed = summary.alerts_pushed,
         alerts_rejected = summary.alerts_rejected,
         seconds = format_args!("{secs:.3}"),
@@ -136,6 +186,8 @@ fn replay(
     let start = Instant::now();
     let mut last_tick = start;
     let mut count = 0u64;
+    // A long replay on a terminal tells how far it got; logs and pipes get nothing.
+    let progress = std::io::stderr().is_terminal();
     let mut alerts = Vec::new();
     let mut failure = None;
     let read = source.read_all(&mut |line| {
@@ -149,6 +201,16 @@ fn replay(
         if count.is_multiple_of(TICK_LINES) && last_tick.elapsed() >= TICK_INTERVAL {
             pipeline.tick(&mut alerts);
             last_tick = Instant::now();
+            if progress {
+                let secs = start.elapsed().as_secs_f64();
+                let p = pipeline.stats();
+                eprint!(
+                    "\r{count} lines ({:.0}/s), {} parsed, {} alerts ",
+                    count as f64 / secs.max(1e-9),
+                    p.parsed,
+                    p.overflows
+                );
+            }
         }
         for alert in alerts.drain(..) {
             if let Err(e) = rt.block_on(output.send(alert)) {
@@ -159,16 +221,21 @@ fn replay(
         ControlFlow::Continue(())
     });
     let acquisition_time = start.elapsed();
+    if progress && acquisition_time >= TICK_INTERVAL {
+        eprintln!();
+    }
     if let Some(e) = failure {
         return Err(e);
     }
     let read = read.context("reading the -dsn datasource")?;
+    crate::metrics::replay_finished(&read, pipeline);
     tracing::info!("Acquisition is finished, shutting down");
     // Upstream flushes nothing when a replay ends: buckets that did not overflow are dropped.
     let pushed = rt.block_on(output.finish())?;
     Ok(Summary {
         read,
         pipeline: pipeline.stats(),
+        buckets: pipeline.bucket_stats(),
         alerts_pushed: pushed.pushed,
         alerts_rejected: pushed.rejected,
         acquisition_time,

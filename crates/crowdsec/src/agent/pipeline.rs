@@ -1,13 +1,14 @@
 //! The agent's processing chain, loaded from the hub items installed in the config
 //! directory: parsers (`parsers/<stage>/*.yaml`) → scenarios (`scenarios/*.yaml`) →
-//! postoverflows (`postoverflows/<stage>/*.yaml`).
+//! postoverflows (`postoverflows/<stage>/*.yaml`), with the alert context of
+//! `console/context.yaml` and `contexts/*.yaml`.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use cs_buckets::{BucketEngine, Compiler, LoadOptions};
+use cs_buckets::{AlertContext, BucketEngine, Compiler, EngineOptions, LoadOptions, Scenario};
 use cs_config::Config;
 use cs_expr::Clock;
 use cs_expr_helpers::Helpers;
@@ -15,6 +16,26 @@ use cs_expr_helpers::geoip::GeoIp;
 use cs_models::Alert;
 use cs_parser::{LoaderBuilder, Parsers};
 use cs_types::Event;
+
+use super::dump::Dump;
+
+/// How a [`Pipeline`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Collect what `-dump-data` writes (parser node results, overflows, pours).
+    pub dump: bool,
+    /// Let the bucket engine evict idle time-machine buckets (bounded memory in replays).
+    pub evict: bool,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            dump: false,
+            evict: true,
+        }
+    }
+}
 
 /// What happened to the events fed to a [`Pipeline`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,12 +54,14 @@ pub struct PipelineStats {
 
 /// Parsers, buckets and postoverflows, run one event at a time.
 pub struct Pipeline {
-    parsers: Parsers,
+    parsers: Arc<Parsers>,
     postoverflows: Option<Parsers>,
     engine: BucketEngine,
     stats: PipelineStats,
     /// Reused between events to avoid an allocation per pour.
     pending: Vec<Event>,
+    /// `-dump-data`'s records, when asked for.
+    dump: Option<Dump>,
 }
 
 /// The `.yaml`/`.yml` files directly under `dir`, in name order (missing dir: none).
@@ -66,6 +89,15 @@ impl Pipeline {
     /// Loads everything installed under `config_paths.config_dir`, with the grok patterns of
     /// `pattern_dir`, the data files and GeoIP databases of `data_dir` and `simulation.yaml`.
     pub fn load(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Pipeline> {
+        Self::load_with(cfg, clock, PipelineOptions::default())
+    }
+
+    /// [`Pipeline::load`] with options.
+    pub fn load_with(
+        cfg: &Config,
+        clock: Arc<dyn Clock>,
+        options: PipelineOptions,
+    ) -> Result<Pipeline> {
         let paths = &cfg.config_paths;
         let helpers = Helpers::new();
         let (geoip, errors) = GeoIp::open_data_dir(&paths.data_dir);
@@ -103,31 +135,64 @@ impl Pipeline {
         };
 
         let compiler = Compiler::new(helpers.clone(), clock.clone());
-        let options = LoadOptions {
+        let load_options = LoadOptions {
             simulation: cfg.simulation().context("loading simulation.yaml")?,
             data_dir: paths.data_dir.clone(),
         };
         let mut scenarios = Vec::new();
         for file in yaml_files(&paths.config_dir.join("scenarios"))? {
-            let loaded = cs_buckets::load_file(&file, &compiler, &options).map_err(|d| {
+            let loaded = cs_buckets::load_file(&file, &compiler, &load_options).map_err(|d| {
                 let text: Vec<String> = d.iter().map(ToString::to_string).collect();
                 anyhow::anyhow!("loading scenario {}:\n{}", file.display(), text.join("\n"))
             })?;
             scenarios.extend(loaded);
         }
+        set_hub_versions(cfg, &mut scenarios);
+        let context = alert_context(cfg, &compiler)?;
         tracing::info!(
             parser_stages = parsers.stages().len(),
             scenarios = scenarios.len(),
             postoverflows = postoverflows.is_some(),
+            context_keys = context.as_ref().map_or(0, AlertContext::len),
             "hub items loaded"
         );
+        let mut engine = BucketEngine::new(scenarios, clock)
+            .with_options(EngineOptions {
+                garbage_collect: options.evict,
+            })
+            .with_metrics(cs_metrics::global());
+        if let Some(context) = context {
+            engine = engine.with_alert_context(context);
+        }
+        if options.dump {
+            engine = engine.with_pour_dump();
+        }
         Ok(Pipeline {
-            parsers,
+            parsers: Arc::new(parsers),
             postoverflows,
-            engine: BucketEngine::new(scenarios, clock),
+            engine,
             stats: PipelineStats::default(),
             pending: Vec::new(),
+            dump: options.dump.then(Dump::default),
         })
+    }
+
+    /// The `-dump-data` records collected so far (`None` unless asked for at load time).
+    pub fn take_dump(&mut self) -> Option<Dump> {
+        let mut dump = self.dump.take()?;
+        dump.add_pours(self.engine.take_pour_dump());
+        Some(dump)
+    }
+
+    /// Takes over the live buckets of `old` whose scenario is unchanged (same name and file
+    /// hash), so that a reload does not forget attacks in progress. Returns how many moved.
+    pub fn adopt_buckets(&mut self, old: Pipeline) -> usize {
+        self.engine.adopt_buckets(old.engine)
+    }
+
+    /// Bucket engine counters (creations, pours, overflows, evictions...).
+    pub fn bucket_stats(&self) -> cs_buckets::EngineStats {
+        self.engine.stats()
     }
 
     /// Names of the loaded scenarios (sent when logging in to the LAPI).
@@ -143,13 +208,28 @@ impl Pipeline {
         self.stats
     }
 
+    /// The parsers, for parsing threads that hand their events to [`Pipeline::pour_parsed`].
+    pub fn parsers(&self) -> Arc<Parsers> {
+        Arc::clone(&self.parsers)
+    }
+
     /// Parses one log event and pours it; the alerts of the overflows it caused are
     /// appended to `alerts`.
     pub fn process(&mut self, mut evt: Event, alerts: &mut Vec<Alert>) {
-        if let Err(e) = self.parsers.parse(&mut evt) {
+        let parsed = match &mut self.dump {
+            None => self.parsers.parse(&mut evt),
+            Some(dump) => self.parsers.parse_traced(&mut evt, &mut dump.parsers),
+        };
+        if let Err(e) = parsed {
             tracing::debug!(error = %e, "event dropped by the parsers");
             evt.process = false;
         }
+        self.pour_parsed(evt, alerts);
+    }
+
+    /// The rest of [`Pipeline::process`] for an event parsed elsewhere (`Process` false when
+    /// no parser took it): counts it, and pours it unless unparsed or whitelisted.
+    pub fn pour_parsed(&mut self, evt: Event, alerts: &mut Vec<Alert>) {
         if !evt.process {
             self.stats.unparsed += 1;
             return;
@@ -185,11 +265,20 @@ impl Pipeline {
             if ovf.overflow.alert.is_none() {
                 continue;
             }
-            if let Some(post) = &self.postoverflows
-                && let Err(e) = post.parse(&mut ovf)
-            {
-                tracing::warn!(error = %e, "overflow dropped by the postoverflows");
-                continue;
+            if let Some(post) = &self.postoverflows {
+                let parsed = match &mut self.dump {
+                    None => post.parse(&mut ovf),
+                    Some(dump) => {
+                        dump.overflows.push(ovf.clone());
+                        post.parse_traced(&mut ovf, &mut dump.parsers)
+                    }
+                };
+                if let Err(e) = parsed {
+                    tracing::warn!(error = %e, "overflow dropped by the postoverflows");
+                    continue;
+                }
+            } else if let Some(dump) = &mut self.dump {
+                dump.overflows.push(ovf.clone());
             }
             if ovf.overflow.whitelisted {
                 self.stats.overflows_whitelisted += 1;
@@ -203,4 +292,66 @@ impl Pipeline {
             alerts.append(&mut ovf.overflow.api_alerts);
         }
     }
+}
+
+/// Sets each scenario's `scenario_version` to the version of the installed hub item it was
+/// loaded from, as upstream (`?` for a tainted or local file). Without a hub index the
+/// scenarios keep the `version` of their YAML.
+fn set_hub_versions(cfg: &Config, scenarios: &mut [Scenario]) {
+    let p = &cfg.config_paths;
+    let paths = cs_hub::HubPaths {
+        hub_dir: p.hub_dir.clone(),
+        config_dir: p.config_dir.clone(),
+        data_dir: p.data_dir.clone(),
+        index_path: p.index_path.clone(),
+    };
+    if !paths.index_path.is_file() {
+        tracing::debug!(index = %paths.index_path.display(), "no hub index: scenario versions from their files");
+        return;
+    }
+    let hub = match cs_hub::Hub::load(paths) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "hub index unreadable: scenario versions from their files");
+            return;
+        }
+    };
+    let versions: std::collections::HashMap<PathBuf, String> = hub
+        .installed(cs_hub::ItemType::Scenarios)
+        .filter_map(|item| {
+            let path = item.state.local_path.as_ref()?;
+            Some((absolute(path), item.state.local_version.clone()))
+        })
+        .collect();
+    for scenario in scenarios {
+        match versions.get(&absolute(scenario.file())) {
+            Some(v) => scenario.set_version(v.clone()),
+            None => {
+                tracing::debug!(scenario = scenario.name(), file = %scenario.file().display(), "scenario is not a hub item")
+            }
+        }
+    }
+}
+
+/// `path` made absolute without resolving symlinks (installed items are links into the hub).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The alert context: installed `contexts/*.yaml` items and `console_context_path`.
+fn alert_context(cfg: &Config, compiler: &Compiler) -> Result<Option<AlertContext>> {
+    let items = yaml_files(&cfg.config_paths.config_dir.join("contexts"))?;
+    let service = cfg.crowdsec_service.clone().unwrap_or_default();
+    let console = if service.console_context_path.is_empty() {
+        cfg.config_paths.config_dir.join("console/context.yaml")
+    } else {
+        PathBuf::from(&service.console_context_path)
+    };
+    let sources = cs_buckets::read_context_files(&items, Some(&console))?;
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    let context = AlertContext::compile(&sources, service.console_context_value_length, compiler)
+        .context("compiling the alert context")?;
+    Ok(Some(context))
 }

@@ -1,15 +1,282 @@
-//! The `file` datasource read once (`-dsn file:///path/or/glob*.log`): every matching file
-//! in name order, gzip-compressed ones (`.gz`) decompressed on the fly.
+//! The `file` datasource: read once (`-dsn file:///path/or/glob*.log`, or `mode: cat`),
+//! every matching file in name order with gzip-compressed ones (`.gz`) decompressed on the
+//! fly; or followed live (`mode: tail`, the default) by polling (see the module `tailer`).
+//!
+//! Keys (`acquis.yaml`): `filename`, `filenames` (paths or globs), `exclude_regexps`,
+//! `max_buffer_size` (longest line in bytes; default [`DEFAULT_MAX_LINE_LENGTH`]),
+//! `discovery_poll_interval` (how often the globs are expanded again to find new files;
+//! default 1s), and, accepted for compatibility, `force_inotify`, `poll_without_inotify`,
+//! `discovery_poll_enable`: files are always followed by polling their size and identity every
+//! 250 ms, which also works on network file systems and through symlink swaps.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use cs_config::yaml::{Diagnostic, Node};
+use serde::Deserialize;
+
+use super::positions::PositionStore;
+use super::tailer::{Tailer, TailerOptions};
+use crate::config::{Mode, key_error, parse_go_duration};
 use crate::dsn::Dsn;
 use crate::error::{Error, Result};
-use crate::lines::{DEFAULT_MAX_LINE_LENGTH, for_each_line};
+use crate::lines::{DEFAULT_MAX_LINE_LENGTH, Piece, for_each_line};
+use crate::live::{Counters, SourceCtx, Started};
 use crate::{Labels, OneShotSource, RawLine, ReadStats};
+
+/// How often followed files are checked for new data.
+const TAIL_POLL: Duration = Duration::from_millis(250);
+/// How often the globs are expanded again by default.
+const DEFAULT_DISCOVERY: Duration = Duration::from_secs(1);
+/// How often positions are written while running.
+const SAVE_EVERY: Duration = Duration::from_secs(5);
+
+/// The `file` keys of an acquisition document.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FileConfig {
+    /// `filenames` plus `filename`: paths or glob patterns.
+    pub filenames: Vec<String>,
+    /// `exclude_regexps`: files whose path matches one are ignored.
+    pub exclude_regexps: Vec<String>,
+    /// `max_buffer_size`: longest line in bytes (0: [`DEFAULT_MAX_LINE_LENGTH`]).
+    pub max_buffer_size: usize,
+    /// `discovery_poll_interval`.
+    pub discovery_poll_interval: Option<Duration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct FileDoc {
+    filename: String,
+    filenames: Vec<String>,
+    exclude_regexps: Vec<String>,
+    force_inotify: bool,
+    max_buffer_size: i64,
+    poll_without_inotify: Option<bool>,
+    discovery_poll_enable: bool,
+    discovery_poll_interval: String,
+}
+
+impl FileConfig {
+    /// Decodes the module keys of a document (`doc` is the whole document, for positions).
+    pub(crate) fn from_node(node: &Node, doc: &Node) -> Result<FileConfig, Vec<Diagnostic>> {
+        let raw: FileDoc = node.decode("").map_err(|d| d.0)?;
+        let mut filenames = raw.filenames;
+        if !raw.filename.is_empty() {
+            filenames.push(raw.filename);
+        }
+        if filenames.is_empty() {
+            return Err(key_error(
+                doc,
+                "filenames",
+                "no filename or filenames configuration provided",
+            ));
+        }
+        for (i, re) in raw.exclude_regexps.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(re) {
+                let at = doc.lookup(&format!("exclude_regexps[{i}]")).unwrap_or(doc);
+                return Err(vec![at.diagnostic(
+                    &format!("exclude_regexps[{i}]"),
+                    format!("could not compile regexp {re}: {e}"),
+                )]);
+            }
+        }
+        let max_buffer_size = usize::try_from(raw.max_buffer_size).map_err(|_| {
+            key_error(
+                doc,
+                "max_buffer_size",
+                "max_buffer_size must not be negative",
+            )
+        })?;
+        let discovery_poll_interval = if raw.discovery_poll_interval.is_empty() {
+            None
+        } else {
+            Some(
+                parse_go_duration(&raw.discovery_poll_interval)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        key_error(
+                            doc,
+                            "discovery_poll_interval",
+                            format!("invalid duration {:?}", raw.discovery_poll_interval),
+                        )
+                    })?,
+            )
+        };
+        Ok(FileConfig {
+            filenames,
+            exclude_regexps: raw.exclude_regexps,
+            max_buffer_size,
+            discovery_poll_interval,
+        })
+    }
+
+    fn max_line(&self) -> usize {
+        if self.max_buffer_size == 0 {
+            DEFAULT_MAX_LINE_LENGTH
+        } else {
+            self.max_buffer_size
+        }
+    }
+}
+
+/// Per-input counters, looked up once per path.
+struct CounterCache<'a> {
+    ctx: &'a SourceCtx,
+    map: std::collections::HashMap<Arc<str>, Arc<Counters>>,
+}
+
+impl CounterCache<'_> {
+    fn get(&mut self, src: &Arc<str>) -> &Counters {
+        self.map.entry(src.clone()).or_insert_with(|| {
+            self.ctx
+                .stats
+                .counters(self.ctx.module, src, &self.ctx.acquis_type)
+        })
+    }
+}
+
+/// Starts a `file` datasource from its configuration.
+pub(crate) async fn start_live(
+    cfg: &FileConfig,
+    mode: Mode,
+    ctx: SourceCtx,
+    store: Arc<PositionStore>,
+) -> Result<Started> {
+    let mut started = Started::default();
+    let handle = tokio::runtime::Handle::current();
+    if mode == Mode::Cat {
+        let patterns: Vec<&str> = cfg.filenames.iter().map(String::as_str).collect();
+        let mut source =
+            FileSource::new(&patterns, Labels::new())?.with_max_line_length(cfg.max_line());
+        started.tasks.push(tokio::task::spawn_blocking(move || {
+            let mut counters = CounterCache {
+                ctx: &ctx,
+                map: std::collections::HashMap::new(),
+            };
+            let result = source.read_all(&mut |line| {
+                let src: Arc<str> = Arc::from(line.src);
+                Counters::inc(&counters.get(&src).hits);
+                let live = ctx.line(
+                    line.raw.to_owned(),
+                    &src,
+                    Some(chrono::Utc::now().fixed_offset()),
+                );
+                if handle.block_on(ctx.send(live)) {
+                    std::ops::ControlFlow::Continue(())
+                } else {
+                    std::ops::ControlFlow::Break(())
+                }
+            });
+            if let Err(e) = result {
+                tracing::error!(error = %crate::error::chain(&e), "file datasource failed");
+            }
+        }));
+        return Ok(started);
+    }
+    let mut exclude = Vec::new();
+    for re in &cfg.exclude_regexps {
+        exclude.push(regex::Regex::new(re).map_err(|e| Error::Parameter {
+            dsn: String::new(),
+            key: "exclude_regexps".to_owned(),
+            reason: e.to_string(),
+        })?);
+    }
+    let mut tailer = Tailer::new(
+        TailerOptions {
+            patterns: cfg.filenames.clone(),
+            exclude,
+            max_line: cfg.max_line(),
+        },
+        Some(store.clone()),
+    );
+    for (path, e) in tailer.discover() {
+        started.problems.push(format!("cannot open {path}: {e}"));
+    }
+    if tailer.paths().next().is_none() {
+        tracing::warn!(patterns = ?cfg.filenames, "no file matches yet; new files will be picked up");
+    }
+    tailer.record_positions();
+    let discovery = cfg.discovery_poll_interval.unwrap_or(DEFAULT_DISCOVERY);
+    started.tasks.push(tokio::task::spawn_blocking(move || {
+        follow(tailer, &ctx, &store, &handle, discovery);
+    }));
+    Ok(started)
+}
+
+/// The loop of a followed `file` datasource, on a blocking thread.
+fn follow(
+    mut tailer: Tailer,
+    ctx: &SourceCtx,
+    store: &PositionStore,
+    handle: &tokio::runtime::Handle,
+    discovery: Duration,
+) {
+    let mut counters = CounterCache {
+        ctx,
+        map: std::collections::HashMap::new(),
+    };
+    let mut last_discovery = Instant::now();
+    let mut last_save = Instant::now();
+    let mut stop = ctx.stop.clone();
+    loop {
+        let flow = tailer.poll(&mut |src, piece| match piece {
+            Piece::Line { text, invalid_utf8 } => {
+                let c = counters.get(src);
+                if invalid_utf8 {
+                    Counters::inc(&c.invalid_utf8);
+                }
+                let line = ctx.line(
+                    text.into_owned(),
+                    src,
+                    Some(chrono::Utc::now().fixed_offset()),
+                );
+                if handle.block_on(ctx.send(line)) {
+                    Counters::inc(&counters.get(src).hits);
+                    std::ops::ControlFlow::Continue(())
+                } else {
+                    std::ops::ControlFlow::Break(())
+                }
+            }
+            Piece::TooLong => {
+                Counters::inc(&counters.get(src).too_long);
+                std::ops::ControlFlow::Continue(())
+            }
+        });
+        tailer.record_positions();
+        if flow.is_break() || ctx.stopping() {
+            break;
+        }
+        if last_save.elapsed() >= SAVE_EVERY {
+            if let Err(e) = store.save() {
+                tracing::warn!(error = %e, "cannot save file positions");
+            }
+            last_save = Instant::now();
+        }
+        let stopped = handle.block_on(async {
+            tokio::time::timeout(TAIL_POLL, crate::live::stopped(&mut stop))
+                .await
+                .is_ok()
+        });
+        if stopped {
+            break;
+        }
+        if last_discovery.elapsed() >= discovery {
+            for (path, e) in tailer.discover() {
+                tracing::error!(file = %path, error = %e, "cannot open file");
+            }
+            last_discovery = Instant::now();
+        }
+    }
+    tailer.record_positions();
+    if let Err(e) = store.save() {
+        tracing::warn!(error = %e, "cannot save file positions");
+    }
+}
 
 /// Read buffer size; large reads keep system calls off the profile.
 const READ_BUFFER: usize = 256 * 1024;
@@ -186,6 +453,7 @@ mod tests {
         let (lines, stats) = collect(source.as_mut());
         let want = [
             ("a.log", "a1"),
+            ("a.log", "\u{fffd}"),
             ("b.log", "b1"),
             ("b.log", "b2"),
             ("c.log.gz", "c1"),
@@ -196,7 +464,7 @@ mod tests {
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
             .collect();
         assert_eq!(lines, want);
-        assert_eq!(stats.lines, 5);
+        assert_eq!(stats.lines, 6);
         assert_eq!(stats.invalid_utf8, 1);
         assert_eq!(stats.inputs, 3);
     }

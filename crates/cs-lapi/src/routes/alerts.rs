@@ -150,7 +150,7 @@ fn validate(alerts: &[Alert]) -> Result<()> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::Server(format!(
+        Err(Error::BadRequest(format!(
             "validation failure list:\n{}",
             missing.join("\n")
         )))

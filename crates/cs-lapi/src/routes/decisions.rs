@@ -24,6 +24,7 @@ pub(crate) async fn list(ctx: Ctx) -> Result<Response> {
     let now = Utc::now();
     let filter = DecisionFilter::from_query(&ctx.query.0, DecisionQueryKind::Bouncer)?;
     let records = ctx.state.store.list_decisions(&filter, now).await?;
+    crate::telemetry::decisions_lookup(&bouncer.name, !records.is_empty());
     if ctx.method != Method::HEAD
         && bouncer
             .last_pull
@@ -51,7 +52,20 @@ pub(crate) async fn stream(ctx: Ctx) -> Result<Response> {
     }
     let now = Utc::now();
     let query = StreamQuery::from_query(&ctx.query.0)?;
-    let (new, deleted) = stream_lists(&ctx, &query, bouncer.last_pull, now).await?;
+    let Some(since) = bouncer.last_pull.filter(|_| !query.startup) else {
+        // The full state can be huge: it is streamed from the database to the client.
+        ctx.state
+            .store
+            .update_bouncer_last_pull(&bouncer.name, now)
+            .await?;
+        return Ok(crate::stream::startup_response(
+            ctx.state.store.clone(),
+            query.filter,
+            query.dedup,
+            now,
+        ));
+    };
+    let (new, deleted) = stream_delta(&ctx, &query, since, now).await?;
     ctx.state
         .store
         .update_bouncer_last_pull(&bouncer.name, now)
@@ -60,32 +74,22 @@ pub(crate) async fn stream(ctx: Ctx) -> Result<Response> {
     Ok(json_bytes(StatusCode::OK, body))
 }
 
-async fn stream_lists(
+/// A delta pull: decisions created since the last pull, and those expired since (a little before) it.
+async fn stream_delta(
     ctx: &Ctx,
     query: &StreamQuery,
-    last_pull: Option<DateTime<Utc>>,
+    since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<DecisionRecord>, Vec<DecisionRecord>)> {
     let store = &ctx.state.store;
     let f = &query.filter;
-    match last_pull.filter(|_| !query.startup) {
-        None => {
-            let new = store.list_active_decisions(f, now, query.dedup).await?;
-            let deleted = store
-                .list_expired_decisions(f, None, now, query.dedup)
-                .await?;
-            Ok((new, deleted))
-        }
-        Some(since) => {
-            let new = store
-                .list_decisions_created_since(f, since, now, query.dedup)
-                .await?;
-            let deleted = store
-                .list_expired_decisions(f, Some(since - DELETED_LOOKBACK), now, query.dedup)
-                .await?;
-            Ok((new, deleted))
-        }
-    }
+    let new = store
+        .list_decisions_created_since(f, since, now, query.dedup)
+        .await?;
+    let deleted = store
+        .list_expired_decisions(f, Some(since - DELETED_LOOKBACK), now, query.dedup)
+        .await?;
+    Ok((new, deleted))
 }
 
 /// `DELETE /v1/decisions`: expires the active decisions matching the filters.
@@ -116,7 +120,7 @@ pub(crate) async fn delete_one(ctx: Ctx, Path(id): Path<String>) -> Result<Respo
         .expire_decision_by_id(id, Utc::now())
         .await?;
     if count == 0 {
-        return Err(Error::Server(format!(
+        return Err(Error::NotFound(format!(
             "decision with id '{id}' doesn't exist: unable to delete"
         )));
     }

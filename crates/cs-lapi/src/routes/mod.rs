@@ -53,6 +53,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
         .nest("/v1", v1)
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(RequestDecompressionLayer::new())
@@ -80,6 +81,8 @@ pub(crate) struct Ctx {
     pub conn: ConnInfo,
     pub client: Client,
     pub method: Method,
+    /// Request path, the `route` label of the per-machine and per-bouncer counters.
+    pub path: String,
     pub headers: HeaderMap,
     pub query: Query,
 }
@@ -108,6 +111,12 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
             conn,
             client,
             method: parts.method.clone(),
+            // Nested routes see their path without `/v1`; the original URI keeps it.
+            path: parts
+                .extensions
+                .get::<axum::extract::OriginalUri>()
+                .map_or_else(|| parts.uri.path(), |u| u.0.path())
+                .to_owned(),
             headers: parts.headers.clone(),
             query: Query::parse(parts.uri.query()),
         })
@@ -117,19 +126,23 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
 impl Ctx {
     /// The authenticated machine id (JWT).
     pub(crate) fn machine(&self) -> crate::Result<String> {
-        auth::machine_from_jwt(&self.state, &self.headers, self.query.get("token"))
+        let id = auth::machine_from_jwt(&self.state, &self.headers, self.query.get("token"))?;
+        crate::telemetry::machine_request(&id, &self.path, self.method.as_str());
+        Ok(id)
     }
 
     /// The authenticated bouncer.
     pub(crate) async fn bouncer(&self) -> crate::Result<cs_store::Bouncer> {
-        auth::bouncer(
+        let bouncer = auth::bouncer(
             &self.state,
             &self.conn,
             self.client,
             &self.method,
             &self.headers,
         )
-        .await
+        .await?;
+        crate::telemetry::bouncer_request(&bouncer.name, &self.path, self.method.as_str());
+        Ok(bouncer)
     }
 
     /// Refuses callers that are neither local nor in `trusted_ips`.

@@ -59,22 +59,85 @@ pub fn paths(ctx: &Ctx) -> HubPaths {
     }
 }
 
-/// Where hub content comes from: a hub directory when `cscli.__hub_url_template__` is a
-/// `file://` URL (its `%s` are replaced by the branch and an empty path), else only what the
-/// index embeds.
+/// Where hub content comes from, after `cscli.__hub_url_template__` (two `%s`: the branch
+/// `cscli.hub_branch`, default `master`, then the file's path in the hub): a hub directory for
+/// a `file://` template, an HTTP(S) server for an `http(s)://` one (data files then come from
+/// their `source_url`), else only what the index embeds.
 pub fn source(ctx: &Ctx) -> Box<dyn HubSource> {
     let cscli = ctx.cfg.cscli.clone().unwrap_or_default();
-    match cscli.hub_url_template.strip_prefix("file://") {
-        Some(template) => {
-            let branch = if cscli.hub_branch.is_empty() {
-                "master"
-            } else {
-                cscli.hub_branch.as_str()
-            };
-            let dir = template.replacen("%s", branch, 1).replacen("%s", "", 1);
-            Box::new(LocalHub::new(PathBuf::from(dir.trim_end_matches('/'))))
-        }
-        None => Box::new(NoSource),
+    let branch = if cscli.hub_branch.is_empty() {
+        "master".to_owned()
+    } else {
+        cscli.hub_branch.clone()
+    };
+    let template = cscli.hub_url_template;
+    if let Some(dir) = template.strip_prefix("file://") {
+        let dir = dir.replacen("%s", &branch, 1).replacen("%s", "", 1);
+        return Box::new(LocalHub::new(PathBuf::from(dir.trim_end_matches('/'))));
+    }
+    if template.starts_with("http://") || template.starts_with("https://") {
+        return Box::new(HttpHub { template, branch });
+    }
+    Box::new(NoSource)
+}
+
+/// A hub served over HTTP(S), as upstream's CDN: `<template with branch and path>`.
+#[derive(Debug, Clone)]
+pub struct HttpHub {
+    template: String,
+    branch: String,
+}
+
+/// How long one download may take.
+const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl HttpHub {
+    fn url(&self, path: &str) -> String {
+        self.template
+            .replacen("%s", &self.branch, 1)
+            .replacen("%s", path, 1)
+    }
+
+    /// GETs `url`; a status other than 200 is an error, as upstream. Runs on a thread of its
+    /// own because the caller may already be inside an async runtime.
+    fn get(url: &str) -> cs_hub::Result<Vec<u8>> {
+        let unavailable = |e: String| cs_hub::Error::Unavailable(format!("{url}: {e}"));
+        let fetch = || -> Result<Vec<u8>, String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let client = reqwest::Client::builder()
+                    .timeout(HTTP_TIMEOUT)
+                    .user_agent(concat!("crowdsec/v", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+                if resp.status() != reqwest::StatusCode::OK {
+                    return Err(format!("bad http code {}", resp.status().as_u16()));
+                }
+                let body = resp.bytes().await.map_err(|e| e.to_string())?;
+                Ok(body.to_vec())
+            })
+        };
+        std::thread::scope(|s| s.spawn(fetch).join())
+            .map_err(|_| unavailable("download thread failed".into()))?
+            .map_err(unavailable)
+    }
+}
+
+impl HubSource for HttpHub {
+    fn fetch_index(&self) -> cs_hub::Result<Vec<u8>> {
+        Self::get(&self.url(".index.json"))
+    }
+
+    fn fetch_item(&self, path: &str) -> cs_hub::Result<Vec<u8>> {
+        Self::get(&self.url(path))
+    }
+
+    fn fetch_data(&self, source_url: &str, _dest_file: &str) -> cs_hub::Result<Vec<u8>> {
+        Self::get(source_url)
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod hubtest;
 pub(crate) mod items;
 mod lapi;
 mod machines;
+pub(crate) mod metrics;
 mod simulation;
 
 use anyhow::Result;
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Simulation { cmd } => simulation::run(&ctx, cmd),
         Command::Hub { cmd } => hub::run(&ctx, cmd),
         Command::Explain(args) => explain::run(&ctx, &args),
+        Command::Metrics(args) => metrics::run(&ctx, &args),
         Command::Parsers { cmd } => items::run(&ctx, cs_hub::ItemType::Parsers, cmd),
         Command::Postoverflows { cmd } => items::run(&ctx, cs_hub::ItemType::Postoverflows, cmd),
         Command::Scenarios { cmd } => items::run(&ctx, cs_hub::ItemType::Scenarios, cmd),
