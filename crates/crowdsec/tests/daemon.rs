@@ -8,31 +8,14 @@ use std::time::Duration;
 use cs_apiclient::{BouncerClient, ClientOptions, WatcherClient};
 use cs_models::{Alert, Decision, Source};
 
-const BIN: &str = env!("CARGO_BIN_EXE_crowdsec");
+mod common;
+use common::{free_port, sqlite_db_config, write_lapi_config};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_crowdsec");
 
 /// A config dir with sqlite, default profiles and the LAPI on `port`.
 fn setup(dir: &Path, port: u16) -> std::path::PathBuf {
-    let d = dir.display();
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(
-        dir.join("profiles.yaml"),
-        "name: default_ip_remediation\nfilters:\n - Alert.Remediation == true && Alert.GetScope() == \"Ip\"\ndecisions:\n - type: ban\n   duration: 4h\non_success: break\n",
-    )
-    .unwrap();
-    let cfg = dir.join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "common:\n  log_media: stdout\n  log_level: info\nconfig_paths:\n  config_dir: {d}\n  data_dir: {d}/data\ncrowdsec_service:\n  acquisition_path: {d}/acquis.yaml\ndb_config:\n  type: sqlite\n  db_path: {d}/data/crowdsec.db\n  flush:\n    max_items: 5000\n    max_age: 7d\napi:\n  client:\n    credentials_path: {d}/local_api_credentials.yaml\n  server:\n    listen_uri: 127.0.0.1:{port}\n    profiles_path: {d}/profiles.yaml\n    trusted_ips: [127.0.0.1]\n"
-        ),
-    )
-    .unwrap();
-    cfg
+    write_lapi_config(dir, port, "info", &sqlite_db_config(dir))
 }
 
 fn run(args: &[&str]) -> Output {

@@ -11,6 +11,9 @@ use cs_apiclient::{ClientOptions, WatcherClient};
 use cs_models::{Alert, Decision, Source};
 use cs_store::{NewMachine, ServerConfig, Store, StoreConfig};
 
+mod common;
+use common::{free_port, write_lapi_config};
+
 const BIN: &str = env!("CARGO_BIN_EXE_crowdsec");
 /// Default PostgreSQL server of the test suite (override with `CS_TEST_POSTGRES_URL`).
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -18,11 +21,6 @@ const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const CLIENTS: usize = 6;
 /// Acknowledged alerts to wait for before the kill.
 const ACKED_BEFORE_KILL: usize = 60;
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 struct Daemon(Child);
 
@@ -99,22 +97,7 @@ fn psql(url: &str, stmt: &str) {
 
 /// Writes the daemon's config for `db_config` (YAML lines under `db_config:`) and `port`.
 fn setup(dir: &Path, port: u16, db_config: &str) -> std::path::PathBuf {
-    let d = dir.display();
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(
-        dir.join("profiles.yaml"),
-        "name: default_ip_remediation\nfilters:\n - Alert.Remediation == true && Alert.GetScope() == \"Ip\"\ndecisions:\n - type: ban\n   duration: 4h\non_success: break\n",
-    )
-    .unwrap();
-    let cfg = dir.join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "common:\n  log_media: stdout\n  log_level: warning\nconfig_paths:\n  config_dir: {d}\n  data_dir: {d}/data\ncrowdsec_service:\n  acquisition_path: {d}/acquis.yaml\ndb_config:\n{db_config}api:\n  client:\n    credentials_path: {d}/local_api_credentials.yaml\n  server:\n    listen_uri: 127.0.0.1:{port}\n    profiles_path: {d}/profiles.yaml\n    trusted_ips: [127.0.0.1]\n"
-        ),
-    )
-    .unwrap();
-    cfg
+    write_lapi_config(dir, port, "warning", db_config)
 }
 
 fn start(cfg: &Path) -> Daemon {

@@ -11,36 +11,13 @@ use std::time::{Duration, Instant};
 
 use cs_apiclient::{BouncerClient, ClientOptions};
 
+mod common;
+use common::{free_port, install, shared};
+
 const BIN: &str = env!("CARGO_BIN_EXE_crowdsec");
 const MACHINE: &str = "live-agent";
 const PASSWORD: &str = "live-agent-password";
 const BOUNCER_KEY: &str = "live-bouncer-key-0123456789";
-
-fn shared() -> PathBuf {
-    std::env::var_os("CROWDSEC_SHARED").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-        PathBuf::from,
-    )
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// Installs hub item `item` as upstream does: a symlink in `<dir>/<kind>/[<stage>/]<name>`.
-fn install(dir: &Path, item: &str) {
-    let src = shared().join("hub").join(item);
-    assert!(src.is_file(), "missing hub item {}", src.display());
-    let parts: Vec<&str> = item.split('/').collect();
-    let dest_dir = if parts.len() == 4 {
-        dir.join(parts[0]).join(parts[1])
-    } else {
-        dir.join(parts[0])
-    };
-    std::fs::create_dir_all(&dest_dir).unwrap();
-    std::os::unix::fs::symlink(&src, dest_dir.join(parts[parts.len() - 1])).unwrap();
-}
 
 /// Ports of one daemon.
 #[derive(Clone, Copy)]

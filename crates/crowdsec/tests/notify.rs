@@ -15,6 +15,9 @@ use cs_store::{NewMachine, Store, StoreConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+mod common;
+use common::free_port;
+
 const BIN: &str = env!("CARGO_BIN_EXE_crowdsec");
 
 fn http_plugin() -> Option<PathBuf> {
@@ -30,11 +33,6 @@ fn http_plugin() -> Option<PathBuf> {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
     eprintln!("skipping: {msg}");
     None
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 struct Daemon(Child);

@@ -8,38 +8,12 @@ use std::time::Duration;
 
 use cs_apiclient::{ClientOptions, WatcherClient};
 
+mod common;
+use common::{free_port, install, shared};
+
 const BIN: &str = env!("CARGO_BIN_EXE_crowdsec");
 const MACHINE: &str = "replay-agent";
 const PASSWORD: &str = "replay-agent-password";
-
-fn shared() -> PathBuf {
-    std::env::var_os("CROWDSEC_SHARED").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-        PathBuf::from,
-    )
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// Installs hub item `item` (path under the hub) as upstream does: a symlink in
-/// `<config_dir>/<kind>/[<stage>/]<name>.yaml`.
-fn install(dir: &Path, item: &str) {
-    let hub = shared().join("hub");
-    let src = hub.join(item);
-    assert!(src.is_file(), "missing hub item {}", src.display());
-    let parts: Vec<&str> = item.split('/').collect();
-    // parsers/<stage>/<author>/<name>.yaml or scenarios/<author>/<name>.yaml
-    let dest_dir = if parts.len() == 4 {
-        dir.join(parts[0]).join(parts[1])
-    } else {
-        dir.join(parts[0])
-    };
-    std::fs::create_dir_all(&dest_dir).unwrap();
-    std::os::unix::fs::symlink(&src, dest_dir.join(parts[parts.len() - 1])).unwrap();
-}
 
 /// A config dir with sqlite, a ban profile, the LAPI on `port`, the sshd hub items and the
 /// credentials of machine `MACHINE` pointing at `lapi_url`.
