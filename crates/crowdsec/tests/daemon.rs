@@ -82,6 +82,41 @@ fn broken_acquisition_file_is_reported_with_file_line_and_field() {
 }
 
 #[test]
+fn bad_transform_expression_is_reported_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), free_port());
+    let acquis = dir.path().join("acquis.yaml");
+    std::fs::write(
+        &acquis,
+        "filenames:\n  - /var/log/auth.log\nlabels:\n  type: syslog\n---\nfilenames:\n  - /var/log/syslog\nlabels:\n  type: syslog\ntransform: evt.Line.Nope\n",
+    )
+    .unwrap();
+    let out = run(&["-c", cfg.to_str().unwrap(), "-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:6: transform: cannot compile expression \"evt.Line.Nope\"",
+            acquis.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("has no field Nope"), "{err}");
+
+    // A valid one passes the config test.
+    let text = std::fs::read_to_string(&acquis)
+        .unwrap()
+        .replace("evt.Line.Nope", "lower(evt.Line.Raw)");
+    std::fs::write(&acquis, text).unwrap();
+    let out = run(&["-c", cfg.to_str().unwrap(), "-t"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn empty_acquisition_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = setup(dir.path(), free_port());

@@ -79,7 +79,7 @@ pub struct CommonConfig {
     /// `unique_id:`.
     pub unique_id: Option<String>,
     /// `transform:`: an expression on `evt` returning a string or a list of strings that
-    /// replaces `Line.Raw`. Compiled and applied by the agent, not here.
+    /// replaces `Line.Raw`. Compiled by the agent into a [`crate::LineTransform`].
     pub transform: Option<String>,
 }
 

@@ -8,7 +8,8 @@
 //!   each line to a sink as a borrowed [`RawLine`].
 //! - **Live** (the daemon): [`load_acquisition`] reads `acquis.yaml` and the files of
 //!   `acquis.d/` (multi-document YAML, one datasource per document, strict like upstream, every
-//!   error located at `file:line:col` with its key), then [`start`] runs the datasources, each
+//!   error located at `file:line:col` with its key), then [`start`] (or [`start_sources`], with
+//!   a [`LineTransform`] per datasource that has a `transform`) runs the datasources, each
 //!   sending [`LiveLine`]s into one channel. [`Acquisition::stats`] gives the per-input
 //!   counters behind upstream's `cs_filesource_hits_total`, `cs_journalctlsource_hits_total`,
 //!   `cs_syslogsource_hits_total` and `cs_syslogsource_parsed_total`;
@@ -17,7 +18,8 @@
 //! Keys shared by every datasource document: `source` (`file`, `journalctl`, `syslog`;
 //! guessed from `filename(s)` / `journalctl_filter` when missing), `labels` (required;
 //! `type` is the log type), `mode` (`tail`, default, or `cat`), `log_level`, `name`,
-//! `use_time_machine`, `unique_id`, `transform` (compiled and applied by the agent). The keys of
+//! `use_time_machine`, `unique_id`, `transform` (compiled by the agent into a [`LineTransform`],
+//! applied by the datasource to each line it reads). The keys of
 //! each module are listed in [`sources::file`], [`sources::journalctl`] and
 //! [`sources::syslog`].
 //!
@@ -43,7 +45,9 @@ pub use config::{
 pub use dsn::Dsn;
 pub use error::{Error, Result};
 pub use lines::DEFAULT_MAX_LINE_LENGTH;
-pub use live::{Acquisition, LiveLine, SourceFailure, SourceStats, start};
+pub use live::{
+    Acquisition, LineTransform, LiveLine, Source, SourceFailure, SourceStats, start, start_sources,
+};
 
 /// Labels of a datasource (`labels:` in acquis.yaml, `-type`/`-label` with `-dsn`).
 pub type Labels = BTreeMap<String, String>;

@@ -32,9 +32,50 @@ pub struct LiveLine {
     /// The datasource has `use_time_machine: true` (or runs in `cat` mode): the event is
     /// processed in time-machine mode.
     pub use_time_machine: bool,
-    /// Index of the datasource in the configurations given to [`start`] (to apply its
-    /// `transform`).
+    /// Index of the datasource in the configurations given to [`start`].
     pub source_index: usize,
+    /// The line is what the datasource read, or the first line its `transform` made of it;
+    /// `false` for the others, so that read counters count each line read once.
+    pub counts_as_read: bool,
+}
+
+/// Rewrites the lines of one datasource before they are sent (the datasource's `transform`).
+///
+/// Implemented by the agent, which compiles the expression; the datasources call it on each
+/// line they read, so a line is replaced or split where it is read, as upstream's per-datasource
+/// transform routine does.
+pub trait LineTransform: Send + Sync {
+    /// What replaces `line`: `None` keeps it as it is; `Some(raws)` sends one line per
+    /// element (same source, labels and time, `raw` replaced), none for an empty list.
+    fn apply(&self, line: &LiveLine) -> Option<Vec<String>>;
+}
+
+/// A datasource to start: its configuration and, when it has a `transform`, the compiled
+/// rewrite.
+#[derive(Clone)]
+pub struct Source {
+    /// The datasource.
+    pub config: DataSourceConfig,
+    /// Applied to each line before it is sent.
+    pub transform: Option<Arc<dyn LineTransform>>,
+}
+
+impl From<DataSourceConfig> for Source {
+    fn from(config: DataSourceConfig) -> Source {
+        Source {
+            config,
+            transform: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("config", &self.config)
+            .field("transform", &self.transform.is_some())
+            .finish()
+    }
 }
 
 /// Counters of one datasource input (a file, a syslog client, a journalctl command).
@@ -143,6 +184,7 @@ pub(crate) struct SourceCtx {
     pub(crate) labels: Arc<Labels>,
     pub(crate) acquis_type: String,
     pub(crate) use_time_machine: bool,
+    pub(crate) transform: Option<Arc<dyn LineTransform>>,
     pub(crate) tx: mpsc::Sender<LiveLine>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) stats: Arc<StatsRegistry>,
@@ -163,12 +205,40 @@ impl SourceCtx {
             time,
             use_time_machine: self.use_time_machine,
             source_index: self.index,
+            counts_as_read: true,
         }
     }
 
-    /// Sends a line unless stopping; `false` when it was not sent (stop asked or the
-    /// receiver is gone).
+    /// Sends a line (or the lines its transform makes of it) unless stopping; `false` when
+    /// it was not sent (stop asked or the receiver is gone).
     pub(crate) async fn send(&self, line: LiveLine) -> bool {
+        let Some(raws) = self.transform.as_ref().and_then(|t| t.apply(&line)) else {
+            return self.send_one(line).await;
+        };
+        let mut raws = raws;
+        let Some(last) = raws.pop() else {
+            return true;
+        };
+        let counted = raws.is_empty();
+        for (i, raw) in raws.into_iter().enumerate() {
+            let out = LiveLine {
+                raw,
+                counts_as_read: i == 0,
+                ..line.clone()
+            };
+            if !self.send_one(out).await {
+                return false;
+            }
+        }
+        self.send_one(LiveLine {
+            raw: last,
+            counts_as_read: counted,
+            ..line
+        })
+        .await
+    }
+
+    async fn send_one(&self, line: LiveLine) -> bool {
         let mut stop = self.stop.clone();
         if *stop.borrow() {
             return false;
@@ -208,12 +278,26 @@ impl std::fmt::Debug for Acquisition {
     }
 }
 
-/// Starts every datasource, sending their lines to `tx`. File positions are kept in
-/// `state_dir` (created if needed). A datasource that cannot start (a file it cannot open,
-/// a port in use, no journalctl) is logged and listed in [`Acquisition::failures`]; the
-/// others run. Fails only when `state_dir` is unusable.
+/// Starts every datasource, sending their lines to `tx` (see [`start_sources`]).
 pub async fn start(
     configs: Vec<DataSourceConfig>,
+    tx: mpsc::Sender<LiveLine>,
+    state_dir: &Path,
+) -> Result<Acquisition> {
+    start_sources(
+        configs.into_iter().map(Source::from).collect(),
+        tx,
+        state_dir,
+    )
+    .await
+}
+
+/// Starts every datasource, sending their lines (rewritten by their transform, if any) to
+/// `tx`. File positions are kept in `state_dir` (created if needed). A datasource that cannot start (a file it cannot open,
+/// a port in use, no journalctl) is logged and listed in [`Acquisition::failures`]; the
+/// others run. Fails only when `state_dir` is unusable.
+pub async fn start_sources(
+    sources: Vec<Source>,
     tx: mpsc::Sender<LiveLine>,
     state_dir: &Path,
 ) -> Result<Acquisition> {
@@ -230,7 +314,11 @@ pub async fn start(
         failures: Vec::new(),
         store: store.clone(),
     };
-    for (index, cfg) in configs.into_iter().enumerate() {
+    for (index, source) in sources.into_iter().enumerate() {
+        let Source {
+            config: cfg,
+            transform,
+        } = source;
         let ctx = SourceCtx {
             index,
             module: cfg.module(),
@@ -238,6 +326,7 @@ pub async fn start(
             labels: Arc::new(cfg.common.labels.clone()),
             use_time_machine: cfg.common.use_time_machine
                 || cfg.common.mode == crate::config::Mode::Cat,
+            transform,
             tx: tx.clone(),
             stop: stop_rx.clone(),
             stats: stats.clone(),

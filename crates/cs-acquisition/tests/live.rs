@@ -5,9 +5,13 @@ use std::io::Write as _;
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
-use cs_acquisition::{Acquisition, LiveLine, SourceStats, load_acquisition, start};
+use cs_acquisition::{
+    Acquisition, LineTransform, LiveLine, Source, SourceStats, load_acquisition, start,
+    start_sources,
+};
 use tokio::sync::mpsc;
 
 /// Waits for `n` lines (10 s at most).
@@ -126,6 +130,110 @@ async fn files_are_tailed_from_the_end_and_resume_after_a_restart() {
     let got = recv(&mut rx, 2).await;
     let raws: Vec<&str> = got.iter().map(|l| l.raw.as_str()).collect();
     assert_eq!(raws, ["while stopped", "after restart"]);
+    quiet(&mut rx).await;
+    acq.stop().await;
+}
+
+/// Splits a line on `|` and upper-cases the parts; keeps lines without `|`; drops `drop`.
+struct SplitUpper;
+
+impl LineTransform for SplitUpper {
+    fn apply(&self, line: &LiveLine) -> Option<Vec<String>> {
+        if line.raw == "drop" {
+            return Some(Vec::new());
+        }
+        line.raw
+            .contains('|')
+            .then(|| line.raw.split('|').map(str::to_uppercase).collect())
+    }
+}
+
+#[tokio::test]
+async fn transforms_rewrite_and_split_lines_where_they_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let file = dir.path().join("acquis.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "filename: {}\nlabels:\n  type: app\ntransform: evt.Line.Raw\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let configs = load_acquisition(&[file]).unwrap();
+    let sources = configs
+        .into_iter()
+        .map(|config| Source {
+            config,
+            transform: Some(Arc::new(SplitUpper)),
+        })
+        .collect();
+    let (tx, mut rx) = mpsc::channel(1024);
+    let acq = start_sources(sources, tx, &dir.path().join("state"))
+        .await
+        .unwrap();
+    append(&log, "a|b|c\ndrop\nplain\n");
+    let got = recv(&mut rx, 4).await;
+    let lines: Vec<(&str, bool)> = got
+        .iter()
+        .map(|l| (l.raw.as_str(), l.counts_as_read))
+        .collect();
+    assert_eq!(
+        lines,
+        [("A", true), ("B", false), ("C", false), ("plain", true)]
+    );
+    assert!(got.iter().all(|l| l.labels["type"] == "app"));
+    quiet(&mut rx).await;
+    let stats = acq.stop().await;
+    assert_eq!(stat(&stats, "file", log.to_str().unwrap()).hits, 3);
+}
+
+/// With inotify, a file created in the directory of a pattern is found at once, long before
+/// the next periodic expansion of the globs.
+#[tokio::test]
+async fn new_files_are_found_through_inotify() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "filenames:\n  - {}/*.log\nlabels:\n  type: syslog\ndiscovery_poll_interval: 1h\n",
+        dir.path().display()
+    );
+    let (acq, mut rx, _) = start_yaml(dir.path(), &yaml).await;
+    std::fs::write(dir.path().join("late.log"), "late line\n").unwrap();
+    let got = recv(&mut rx, 1).await;
+    assert_eq!(got[0].raw, "late line");
+    // Appends are picked up through inotify too.
+    append(&dir.path().join("late.log"), "appended\n");
+    assert_eq!(recv(&mut rx, 1).await[0].raw, "appended");
+    acq.stop().await;
+}
+
+/// `poll_without_inotify: true`: files are checked periodically, and still followed through
+/// a rotation by rename.
+#[tokio::test]
+async fn polling_without_inotify_follows_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let yaml = format!(
+        "filenames:\n  - {}/*.log\nlabels:\n  type: syslog\npoll_without_inotify: true\n\
+         discovery_poll_interval: 100ms\n",
+        dir.path().display()
+    );
+    let (acq, mut rx, configs) = start_yaml(dir.path(), &yaml).await;
+    let cs_acquisition::SourceKind::File(f) = &configs[0].kind else {
+        panic!("{configs:?}")
+    };
+    assert!(f.poll_without_inotify);
+    append(&log, "first\n");
+    assert_eq!(recv(&mut rx, 1).await[0].raw, "first");
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append(&log, "second\n");
+    std::fs::write(dir.path().join("other.log"), "third\n").unwrap();
+    let mut raws: Vec<String> = recv(&mut rx, 2).await.into_iter().map(|l| l.raw).collect();
+    raws.sort();
+    assert_eq!(raws, ["second", "third"]);
     quiet(&mut rx).await;
     acq.stop().await;
 }

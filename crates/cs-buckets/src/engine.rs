@@ -236,6 +236,15 @@ pub struct BucketEngine {
     free: Vec<usize>,
     /// Per scenario: which index holds its buckets.
     routes: Vec<Route>,
+    /// Per scenario: its filter's class (scenarios with the same filter text share one), so
+    /// that an event is tested once per distinct filter.
+    filter_class: Vec<usize>,
+    /// Per scenario: its groupby's class, likewise (`None` without groupby).
+    groupby_class: Vec<Option<usize>>,
+    /// Per filter class: its result for the event being poured, until the event changes.
+    filter_memo: Vec<Option<bool>>,
+    /// Per groupby class: its result for the event being poured, until the event changes.
+    groupby_memo: Vec<Option<String>>,
     /// Bucket key (see [`Route`]) → slot of its live bucket.
     index: Vec<HashMap<Arc<str>, usize>>,
     timers: BinaryHeap<Timer>,
@@ -279,7 +288,18 @@ impl BucketEngine {
         let n = scenarios.len();
         let scenarios: Vec<_> = scenarios.into_iter().map(Arc::new).collect();
         let (routes, indexes) = routes(&scenarios);
+        let (filter_class, filters) = classes(scenarios.iter().map(|s| Some(&*s.config.filter)));
+        let (groupby_class, groupbys) = classes(
+            scenarios
+                .iter()
+                .map(|s| s.groupby.as_ref().map(|_| &*s.config.groupby)),
+        );
+        let filter_class = filter_class.into_iter().flatten().collect();
         Self {
+            filter_class,
+            groupby_class,
+            filter_memo: vec![None; filters],
+            groupby_memo: vec![None; groupbys],
             scenarios,
             clock,
             context: None,
@@ -471,41 +491,65 @@ impl BucketEngine {
                 .or_default()
                 .push(Event::clone(&evt));
         }
+        self.filter_memo.fill(None);
+        self.groupby_memo.fill(None);
+        // `MarshaledTime` is read once per event (filters do not change it).
+        let time = parse_time(&evt.marshaled_time);
         for si in 0..self.scenarios.len() {
             let scenario = Arc::clone(&self.scenarios[si]);
-            match scenario.filter.eval_filter(&mut evt) {
-                Ok(Outcome::Bool(true)) => {}
-                Ok(Outcome::Bool(false)) => continue,
-                Ok(_) => {
-                    return Err(Error::FilterNotBool {
-                        scenario: scenario.name().to_owned(),
-                    });
-                }
-                Err(source) => {
-                    return Err(Error::Filter {
-                        scenario: scenario.name().to_owned(),
-                        source,
-                    });
-                }
-            }
-            let group = match &scenario.groupby {
-                None => String::new(),
-                Some(expr) => match expr.eval_event(&evt) {
-                    Ok(Outcome::Str(s)) => s,
+            let fc = self.filter_class[si];
+            let accepted = match self.filter_memo[fc] {
+                Some(known) => known,
+                None => match scenario.filter.eval_filter(&mut evt) {
+                    Ok((Outcome::Bool(b), changed)) => {
+                        if changed {
+                            // Results computed on the event before its change are stale.
+                            self.filter_memo.fill(None);
+                            self.groupby_memo.fill(None);
+                        }
+                        self.filter_memo[fc] = Some(b);
+                        b
+                    }
                     Ok(_) => {
-                        return Err(Error::GroupByNotString {
+                        return Err(Error::FilterNotBool {
                             scenario: scenario.name().to_owned(),
                         });
                     }
                     Err(source) => {
-                        return Err(Error::GroupBy {
+                        return Err(Error::Filter {
                             scenario: scenario.name().to_owned(),
                             source,
                         });
                     }
                 },
             };
-            let slot = self.bucket_for(si, &scenario, group, &evt);
+            if !accepted {
+                continue;
+            }
+            let group = match (&scenario.groupby, self.groupby_class[si]) {
+                (Some(expr), Some(gc)) => match &self.groupby_memo[gc] {
+                    Some(known) => known.clone(),
+                    None => match expr.eval_event(&evt) {
+                        Ok(Outcome::Str(s)) => {
+                            self.groupby_memo[gc] = Some(s.clone());
+                            s
+                        }
+                        Ok(_) => {
+                            return Err(Error::GroupByNotString {
+                                scenario: scenario.name().to_owned(),
+                            });
+                        }
+                        Err(source) => {
+                            return Err(Error::GroupBy {
+                                scenario: scenario.name().to_owned(),
+                                source,
+                            });
+                        }
+                    },
+                },
+                _ => String::new(),
+            };
+            let slot = self.bucket_for(si, &scenario, group, &evt, time.as_ref());
             // The bucket may have been created by another scenario with the same key: as
             // upstream, its own settings and processors take the event.
             let owner = self.slots[slot].as_ref().map_or(si, |b| b.scenario);
@@ -522,7 +566,7 @@ impl BucketEngine {
             if let Some(m) = &mut self.metrics {
                 m.poured(si, self.scenarios[si].name(), &evt);
             }
-            self.process(slot, &scenario, Event::clone(&evt), out);
+            self.process(slot, &scenario, Event::clone(&evt), time.as_ref(), out);
             poured = true;
         }
         if self.options.garbage_collect && self.bucket_count() >= self.gc_threshold {
@@ -533,7 +577,14 @@ impl BucketEngine {
     }
 
     /// The live bucket of `(scenario, group)`'s key, created when missing or expired in log time.
-    fn bucket_for(&mut self, si: usize, scenario: &Scenario, group: String, evt: &Event) -> usize {
+    fn bucket_for(
+        &mut self,
+        si: usize,
+        scenario: &Scenario,
+        group: String,
+        evt: &Event,
+        time: Option<&GoTime>,
+    ) -> usize {
         let route = self.routes[si];
         let key = if route.whole_key {
             [
@@ -552,7 +603,7 @@ impl BucketEngine {
                     return false;
                 }
                 // An unparsable time is Go's zero time, which is never after the deadline.
-                let t = parse_time(&evt.marshaled_time).map_or(i64::MIN, |t| nanos(&t));
+                let t = time.map_or(i64::MIN, nanos);
                 t > nanos(&b.leaky.last_ts).saturating_add(b.lifetime)
             });
             if !expired {
@@ -631,7 +682,14 @@ impl BucketEngine {
     }
 
     /// One event through one bucket (`LeakRoutine`'s receive branch).
-    fn process(&mut self, slot: usize, scenario: &Scenario, evt: Event, out: &mut Vec<Event>) {
+    fn process(
+        &mut self,
+        slot: usize,
+        scenario: &Scenario,
+        evt: Event,
+        time: Option<&GoTime>,
+        out: &mut Vec<Event>,
+    ) {
         let now = self.now();
         let Some(bucket) = self.slots[slot].as_mut() else {
             return;
@@ -645,6 +703,7 @@ impl BucketEngine {
             bucket,
             scenario,
             evt,
+            time,
             now,
             &mut self.stats[si],
             &mut self.watermark,
@@ -888,6 +947,7 @@ fn step(
     bucket: &mut Bucket,
     scenario: &Scenario,
     evt: Event,
+    time: Option<&GoTime>,
     now: GoTime,
     stats: &mut EngineStats,
     watermark: &mut Option<i64>,
@@ -913,7 +973,7 @@ fn step(
     let t = match bucket.mode {
         ExpectMode::Live => Some(now),
         ExpectMode::TimeMachine => {
-            let t = parse_time(&evt.marshaled_time);
+            let t = time.copied();
             if t.is_none() {
                 tracing::warn!(scenario = scenario.name(), time = %evt.marshaled_time, "event without a usable MarshaledTime cannot be poured in time-machine mode");
             }
@@ -992,6 +1052,21 @@ fn is_distinct(scenario: &Scenario, bucket: &mut Bucket, evt: &Event) -> bool {
         }
     };
     bucket.seen.insert(value)
+}
+
+/// Numbers each distinct text (first seen first); `None` entries get no class. Returns the
+/// class of every entry and the number of classes.
+fn classes<'a>(texts: impl Iterator<Item = Option<&'a str>>) -> (Vec<Option<usize>>, usize) {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let of = texts
+        .map(|t| {
+            t.map(|t| {
+                let next = ids.len();
+                *ids.entry(t).or_insert(next)
+            })
+        })
+        .collect();
+    (of, ids.len())
 }
 
 /// The "bucket is dead" event: an overflow without alert, carrying only the bucket key.

@@ -115,17 +115,22 @@ pub(crate) struct Expr {
 impl Expr {
     /// A scenario `filter`, which may change the event (`evt.SetMeta`, `UnmarshalJSON` into
     /// `evt.Unmarshaled`...): the changes are made on an owned copy, cloned only when needed.
-    pub(crate) fn eval_filter(&self, evt: &mut Cow<'_, Event>) -> Result<Outcome, RuntimeError> {
+    /// Also tells whether the event was changed.
+    pub(crate) fn eval_filter(
+        &self,
+        evt: &mut Cow<'_, Event>,
+    ) -> Result<(Outcome, bool), RuntimeError> {
         let mut effects = Effects::new();
         let outcome = Outcome::of(&self.program.run(&[Value::object(&**evt)], &mut effects)?);
-        if !effects.is_empty() {
+        let changed = !effects.is_empty();
+        if changed {
             let evaluated: &Event = evt;
             let targets = Targets::of(evaluated);
             let owned = evt.to_mut();
             targets.retarget(&mut effects, owned);
             effects.apply(owned);
         }
-        Ok(outcome)
+        Ok((outcome, changed))
     }
 
     /// An expression over `evt` whose side effects are lost, as they were on upstream's copies.

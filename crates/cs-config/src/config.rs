@@ -120,13 +120,13 @@ pub struct CrowdsecServiceConfig {
     /// Max length of a context value sent with alerts (≤ 4000).
     #[serde(default)]
     pub console_context_value_length: usize,
-    /// Parser workers (≥ 1).
+    /// Parser workers; 0 or absent: one per CPU available to the process (upstream: 1).
     #[serde(default)]
     pub parser_routines: usize,
-    /// Bucket workers (≥ 1).
+    /// Bucket workers (0 or absent: 1, as upstream).
     #[serde(default)]
     pub buckets_routines: usize,
-    /// Output workers (≥ 1).
+    /// Output workers (0 or absent: 1, as upstream).
     #[serde(default)]
     pub output_routines: usize,
     /// Reverse-DNS cache of the enrichers.
@@ -698,11 +698,10 @@ impl Config {
         }
 
         if let Some(cs) = &mut self.crowdsec_service {
-            for n in [
-                &mut cs.parser_routines,
-                &mut cs.buckets_routines,
-                &mut cs.output_routines,
-            ] {
+            if cs.parser_routines == 0 {
+                cs.parser_routines = auto_parser_routines();
+            }
+            for n in [&mut cs.buckets_routines, &mut cs.output_routines] {
                 *n = (*n).max(1);
             }
             if cs.console_context_value_length > 4000 {
@@ -844,6 +843,12 @@ pub fn parse_net(s: &str) -> Option<ipnet::IpNet> {
     } else {
         s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from)
     }
+}
+
+/// Parser workers when `parser_routines` is 0 or absent: one per CPU the process may use
+/// (its affinity mask and cgroup quota included), at least one.
+pub fn auto_parser_routines() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 fn fill(p: &mut PathBuf, default: impl FnOnce() -> PathBuf) {

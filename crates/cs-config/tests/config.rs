@@ -89,6 +89,29 @@ fn bench_config_loads_with_defaults_filled() {
 }
 
 #[test]
+fn routine_counts_default_to_the_cpus_for_parsers_and_one_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("config.yaml");
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    for (section, want) in [
+        ("  parser_routines: 3\n  buckets_routines: 2\n", [3, 2, 1]),
+        ("  parser_routines: 0\n  output_routines: 0\n", [cpus, 1, 1]),
+        ("", [cpus, 1, 1]),
+    ] {
+        let text = setup_config(dir.path()).replace("  parser_routines: 1\n", section);
+        std::fs::write(&p, text).unwrap();
+        let cfg = Config::load_with_env(&p, env).unwrap();
+        let cs = cfg.crowdsec_service.unwrap();
+        assert_eq!(
+            [cs.parser_routines, cs.buckets_routines, cs.output_routines],
+            want,
+            "{section}"
+        );
+    }
+    assert_eq!(cs_config::config::auto_parser_routines(), cpus);
+}
+
+#[test]
 fn local_file_overrides_and_unknown_keys_are_located() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("config.yaml");

@@ -25,7 +25,7 @@ pub struct StringList {
 
 impl StringList {
     fn new(lines: Vec<String>) -> Self {
-        let value = Value::string_list(lines.iter().map(String::as_str));
+        let value = Value::data_list(lines.iter().map(|l| Value::string(l.as_str())).collect());
         Self { lines, value }
     }
 

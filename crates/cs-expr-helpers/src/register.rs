@@ -245,17 +245,16 @@ fn query_map(values: url::QueryValues) -> Value<'static> {
 
 /// Shorthand: a function of string arguments returning a string.
 fn str_fn<const N: usize>(env: &mut Environment, name: &'static str, f: fn([&str; N]) -> String) {
-    env.add_function(Function::new(
-        name,
-        Signature::new(vec![STR; N], STR),
-        move |args, _cx| {
+    env.add_function(
+        Function::new(name, Signature::new(vec![STR; N], STR), move |args, _cx| {
             let mut a = [""; N];
             for (i, slot) in a.iter_mut().enumerate() {
                 *slot = s(args, i, name)?;
             }
             Ok(Value::string(f(a)))
-        },
-    ));
+        })
+        .pure(),
+    );
 }
 
 /// Shorthand: a function returning a part of its first string argument (the optional second
@@ -266,40 +265,46 @@ fn substr_fn(
     arity: usize,
     f: for<'x> fn(&'x str, &str) -> &'x str,
 ) {
-    env.add_function(Function::new(
-        name,
-        Signature::new(vec![STR; arity], STR),
-        move |args, _cx| {
-            let second = if arity > 1 { s(args, 1, name)? } else { "" };
-            Ok(match arg(args, 0, name)? {
-                Value::Str(Str::Borrowed(text)) => Value::Str(Str::Borrowed(f(text, second))),
-                Value::Str(Str::Shared(text)) => {
-                    let part = f(text, second);
-                    if part.len() == text.len() {
-                        Value::Str(Str::Shared(text.clone()))
-                    } else {
-                        Value::string(part)
+    env.add_function(
+        Function::new(
+            name,
+            Signature::new(vec![STR; arity], STR),
+            move |args, _cx| {
+                let second = if arity > 1 { s(args, 1, name)? } else { "" };
+                Ok(match arg(args, 0, name)? {
+                    Value::Str(Str::Borrowed(text)) => Value::Str(Str::Borrowed(f(text, second))),
+                    Value::Str(Str::Shared(text)) => {
+                        let part = f(text, second);
+                        if part.len() == text.len() {
+                            Value::Str(Str::Shared(text.clone()))
+                        } else {
+                            Value::string(part)
+                        }
                     }
-                }
-                other => return Err(type_error(name, 0, "string", other)),
-            })
-        },
-    ));
+                    other => return Err(type_error(name, 0, "string", other)),
+                })
+            },
+        )
+        .pure(),
+    );
 }
 
 /// Shorthand: a function of string arguments returning a bool.
 fn bool_fn<const N: usize>(env: &mut Environment, name: &'static str, f: fn([&str; N]) -> bool) {
-    env.add_function(Function::new(
-        name,
-        Signature::new(vec![STR; N], BOOL),
-        move |args, _cx| {
-            let mut a = [""; N];
-            for (i, slot) in a.iter_mut().enumerate() {
-                *slot = s(args, i, name)?;
-            }
-            Ok(Value::Bool(f(a)))
-        },
-    ));
+    env.add_function(
+        Function::new(
+            name,
+            Signature::new(vec![STR; N], BOOL),
+            move |args, _cx| {
+                let mut a = [""; N];
+                for (i, slot) in a.iter_mut().enumerate() {
+                    *slot = s(args, i, name)?;
+                }
+                Ok(Value::Bool(f(a)))
+            },
+        )
+        .pure(),
+    );
 }
 
 /// Shorthand: a function of string arguments returning a `[]string`.
@@ -308,17 +313,20 @@ fn list_fn<const N: usize>(
     name: &'static str,
     f: fn([&str; N]) -> Vec<String>,
 ) {
-    env.add_function(Function::new(
-        name,
-        Signature::new(vec![STR; N], STR_LIST),
-        move |args, _cx| {
-            let mut a = [""; N];
-            for (i, slot) in a.iter_mut().enumerate() {
-                *slot = s(args, i, name)?;
-            }
-            Ok(Value::string_list(f(a)))
-        },
-    ));
+    env.add_function(
+        Function::new(
+            name,
+            Signature::new(vec![STR; N], STR_LIST),
+            move |args, _cx| {
+                let mut a = [""; N];
+                for (i, slot) in a.iter_mut().enumerate() {
+                    *slot = s(args, i, name)?;
+                }
+                Ok(Value::string_list(f(a)))
+            },
+        )
+        .pure(),
+    );
 }
 
 fn register_strings(env: &mut Environment) {

@@ -765,14 +765,14 @@ fn pred_bool(v: Value<'_>, span: Span) -> Result<bool, Ex> {
 /// `#index` = position (slot + 1) and `#acc` = accumulator (slot + 2).
 pub(crate) fn predicate<'a>(
     kind: Pred,
-    list: &Node,
+    list: Value<'a>,
     body: Option<&Node>,
     slot: usize,
     extra: Option<&Node>,
     span: Span,
     fr: &mut Frame<'a, '_>,
 ) -> R<'a> {
-    let l = match list.eval(fr)? {
+    let l = match list {
         Value::List(l) => l,
         Value::Nil => List::Values(Arc::new(Vec::new())),
         other => {

@@ -678,8 +678,9 @@ impl Compiler<'_> {
         if let Some(f) = self.env.functions.get(name) {
             let func = f.func.clone();
             let sigs = f.signatures.clone();
+            let pure = f.pure;
             let argv = self.args(args)?;
-            return self.native_call(name, func, &sigs, argv, span);
+            return self.native_call(name, func, pure, &sigs, argv, span);
         }
         if let Some((kind, min, max)) = builtins::predicate_kind(name) {
             return self.predicate(name, kind, min, max, args, span);
@@ -721,6 +722,7 @@ impl Compiler<'_> {
         &mut self,
         name: &str,
         func: Arc<crate::env::NativeFn>,
+        pure: bool,
         sigs: &[Signature],
         argv: Vec<(Node, Type, Span)>,
         span: Span,
@@ -767,7 +769,40 @@ impl Compiler<'_> {
                 (n, coerce)
             })
             .collect();
-        Ok((Node::Call { func, args, span }, sig.ret))
+        let node = Node::Call {
+            func,
+            args,
+            pure,
+            span,
+        };
+        Ok((self.fold(node), sig.ret))
+    }
+
+    /// A pure function call whose arguments are all constants (`Upper('/admin')`) becomes its
+    /// value; a call that fails is kept, so that the error surfaces when it is evaluated.
+    fn fold(&self, node: Node) -> Node {
+        let Node::Call {
+            args, pure: true, ..
+        } = &node
+        else {
+            return node;
+        };
+        if !args.iter().all(|(a, _)| matches!(a, Node::Const(_))) {
+            return node;
+        }
+        let mut effects = crate::eval::Effects::new();
+        let mut fr = crate::eval::Frame {
+            vars: &[],
+            locals: Vec::new(),
+            cx: crate::eval::CallContext {
+                effects: &mut effects,
+                clock: self.env.clock.as_ref(),
+            },
+        };
+        match node.eval(&mut fr) {
+            Ok(v) if effects.is_empty() => Node::Const(v.into_static()),
+            _ => node,
+        }
     }
 
     fn predicate(
@@ -838,6 +873,10 @@ impl Compiler<'_> {
             None => None,
         };
         let ty = builtins::predicate_type(kind, lt, elem);
+        let fast = match &body {
+            Some(b) if kind == Pred::Any => crate::datalist::detect(b, slot).map(Arc::new),
+            _ => None,
+        };
         Ok((
             Node::Predicate {
                 kind,
@@ -845,6 +884,7 @@ impl Compiler<'_> {
                 body,
                 slot,
                 extra,
+                fast,
                 span,
             },
             ty,

@@ -150,6 +150,7 @@ pub struct Function {
     pub(crate) name: String,
     pub(crate) signatures: Vec<Signature>,
     pub(crate) func: Arc<NativeFn>,
+    pub(crate) pure: bool,
 }
 
 impl Function {
@@ -165,7 +166,22 @@ impl Function {
             name: name.into(),
             signatures: vec![signature],
             func: Arc::new(f),
+            pure: false,
         }
+    }
+
+    /// Declares the function pure: its result depends only on its arguments (no state, no
+    /// clock) and it has no side effect. Calls with constant arguments are then evaluated
+    /// when compiling, and calls inside closures may be evaluated once per element of a
+    /// long-lived list (see [`crate::Value::data_list`]) instead of once per evaluation.
+    pub fn pure(mut self) -> Self {
+        self.pure = true;
+        self
+    }
+
+    /// Whether the function was declared [pure](Function::pure).
+    pub fn is_pure(&self) -> bool {
+        self.pure
     }
 
     /// Adds another accepted signature (the first one matching the arguments is used).
@@ -190,6 +206,7 @@ impl fmt::Debug for Function {
         f.debug_struct("Function")
             .field("name", &self.name)
             .field("signatures", &self.signatures)
+            .field("pure", &self.pure)
             .finish_non_exhaustive()
     }
 }

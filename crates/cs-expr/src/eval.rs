@@ -226,11 +226,13 @@ pub(crate) enum Root {
 }
 
 /// One statically resolved step of a [`Node::Path`].
+#[derive(Clone)]
 pub(crate) struct Step {
     pub kind: StepKind,
     pub span: Span,
 }
 
+#[derive(Clone)]
 pub(crate) enum StepKind {
     /// Struct field by index (name kept for messages).
     Field(usize, &'static str),
@@ -239,6 +241,7 @@ pub(crate) enum StepKind {
 }
 
 /// A compiled expression node.
+#[derive(Clone)]
 pub(crate) enum Node {
     Const(Value<'static>),
     Var(usize),
@@ -283,6 +286,8 @@ pub(crate) enum Node {
     Call {
         func: Arc<NativeFn>,
         args: Vec<(Node, Coerce)>,
+        /// The function is pure (see [`crate::Function::pure`]).
+        pure: bool,
         span: Span,
     },
     Builtin {
@@ -296,6 +301,8 @@ pub(crate) enum Node {
         body: Option<Box<Node>>,
         slot: usize,
         extra: Option<Box<Node>>,
+        /// `any(LIST, {X op F(#)})` answered from an index when LIST is a data list.
+        fast: Option<Arc<crate::datalist::FastAny>>,
         span: Span,
     },
     Not(Box<Node>, Span),
@@ -621,16 +628,25 @@ impl Node {
                 body,
                 slot,
                 extra,
+                fast,
                 span,
-            } => crate::builtins::predicate(
-                *kind,
-                list,
-                body.as_deref(),
-                *slot,
-                extra.as_deref(),
-                *span,
-                fr,
-            ),
+            } => {
+                let l = list.eval(fr)?;
+                if let (Some(fast), Value::List(List::Data(data))) = (fast, &l)
+                    && let Some(found) = fast.eval(data, fr)?
+                {
+                    return Ok(Value::Bool(found));
+                }
+                crate::builtins::predicate(
+                    *kind,
+                    l,
+                    body.as_deref(),
+                    *slot,
+                    extra.as_deref(),
+                    *span,
+                    fr,
+                )
+            }
             Node::Not(..) | Node::And(..) | Node::Or(..) | Node::StrMapKeyEq { .. } => {
                 self.test(fr, "", Span::default()).map(Value::Bool)
             }
@@ -853,7 +869,9 @@ impl Node {
                     _ => value_method(&b, name, &argv).map_err(|e| spanned(e, *span)),
                 }
             }
-            Node::Call { func, args, span } => {
+            Node::Call {
+                func, args, span, ..
+            } => {
                 let argv = small_args(args.len(), |i| {
                     let v = args[i].0.eval(fr)?;
                     coerce_arg(v, args[i].1).map_err(|e| spanned(e, *span))

@@ -67,6 +67,7 @@
 mod bindings;
 mod builtins;
 mod compile;
+mod datalist;
 mod env;
 mod error;
 mod eval;
@@ -84,6 +85,7 @@ pub use bindings::{
 };
 pub use builtins::go_split;
 pub use compile::compile;
+pub use datalist::DataList;
 pub use env::{
     Clock, Environment, FixedClock, Function, ManualClock, NativeFn, Signature, SystemClock,
 };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cs_types::GoTime;
 
+use crate::datalist::DataList;
 use crate::error::RuntimeError;
 use crate::eval::CallContext;
 use crate::types::{StructType, Type};
@@ -40,6 +41,8 @@ pub enum List<'a> {
     Json(&'a [serde_json::Value]),
     /// A borrowed typed list (e.g. `[]models.Event`).
     View(&'a dyn ListView),
+    /// A long-lived shared list (data file contents) on which `any` caches indexes.
+    Data(Arc<DataList>),
 }
 
 /// A map value (`map[string]T`).
@@ -202,6 +205,7 @@ impl<'a> List<'a> {
             List::Strings(v) => v.len(),
             List::Json(v) => v.len(),
             List::View(v) => v.len(),
+            List::Data(v) => v.items().len(),
         }
     }
 
@@ -220,6 +224,7 @@ impl<'a> List<'a> {
             List::Strings(v) => Value::Str(Str::Borrowed(&v[index])),
             List::Json(v) => Value::from_json(&v[index]),
             List::View(v) => v.get(index),
+            List::Data(v) => v.items()[index].clone(),
         })
     }
 
@@ -327,6 +332,12 @@ impl<'a> Value<'a> {
     /// A list of values.
     pub fn list(items: Vec<Value<'a>>) -> Self {
         Value::List(List::Values(Arc::new(items)))
+    }
+
+    /// A long-lived list, such as the lines of a data file: `any(list, {X contains F(#)})`
+    /// and similar closures over it are answered from indexes cached on the list.
+    pub fn data_list(items: Vec<Value<'static>>) -> Self {
+        Value::List(List::Data(Arc::new(DataList::new(items))))
     }
 
     /// A list of owned strings (Go `[]string`).

@@ -319,12 +319,14 @@ impl Hub {
             Action::Download => {
                 progress(format!("downloading {fq}"));
                 let bytes = self.fetch_latest(item, source)?;
+                // Data first: an item whose data files cannot be fetched is not left
+                // downloaded, so a later install cannot enable it without them.
+                self.fetch_data(item, &bytes, source, force_data)?;
                 let dest = self.download_path(item);
                 if let Some(parent) = dest.parent() {
                     std::fs::create_dir_all(parent).map_err(io(parent))?;
                 }
-                std::fs::write(&dest, &bytes).map_err(io(&dest))?;
-                self.fetch_data(item, &bytes, source, force_data)
+                std::fs::write(&dest, &bytes).map_err(io(&dest))
             }
             Action::Enable => {
                 progress(format!("enabling {fq}"));

@@ -22,6 +22,7 @@ const TICK: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A notification ready to deliver: its settings, its compiled format and its plugin.
+#[derive(Debug)]
 struct Registered {
     cfg: NotificationConfig,
     /// A format that does not compile fails each delivery (as upstream, which parses the
@@ -66,6 +67,7 @@ impl Dispatcher {
 #[derive(Debug)]
 pub struct Broker {
     dispatcher: Dispatcher,
+    registered: HashMap<String, Arc<Registered>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     plugins: Vec<Arc<PluginProcess>>,
@@ -141,16 +143,20 @@ impl Broker {
         }
         let (stop, stop_rx) = watch::channel(false);
         let mut queues = HashMap::new();
+        let mut by_name = HashMap::new();
         let mut tasks = Vec::new();
         for r in registered {
+            let r = Arc::new(r);
             let (tx, rx) = mpsc::unbounded_channel();
             queues.insert(r.cfg.name.clone(), tx);
+            by_name.insert(r.cfg.name.clone(), r.clone());
             tasks.push(tokio::spawn(run_queue(r, rx, stop_rx.clone())));
         }
         Ok(Self {
             dispatcher: Dispatcher {
                 queues: Arc::new(queues),
             },
+            registered: by_name,
             stop,
             tasks,
             plugins,
@@ -163,6 +169,17 @@ impl Broker {
         self.dispatcher.clone()
     }
 
+    /// Renders `alerts` with the format of notification `name` and delivers them now, without
+    /// grouping, retrying up to its `max_retry`; the last error when no attempt succeeded.
+    pub async fn send(&self, name: &str, alerts: &[Alert]) -> Result<()> {
+        let Some(r) = self.registered.get(name) else {
+            return Err(Error::Setup(format!(
+                "plugin {name} is not configured properly."
+            )));
+        };
+        deliver(r, alerts.to_vec()).await
+    }
+
     /// Delivers what every queue holds, then stops the plugins.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -171,6 +188,8 @@ impl Broker {
                 tracing::error!(error = %e, "notification queue failed");
             }
         }
+        // The queues have ended: the plugins are only shared with this map now.
+        drop(self.registered);
         stop_all(self.plugins).await;
     }
 }
@@ -197,7 +216,7 @@ fn schedule(cfg: &NotificationConfig) -> (Duration, usize) {
 }
 
 async fn run_queue(
-    n: Registered,
+    n: Arc<Registered>,
     mut rx: mpsc::UnboundedReceiver<Alert>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -212,7 +231,7 @@ async fn run_queue(
                 let Some(alert) = msg else { break };
                 pending.push(alert);
                 if threshold > 0 && pending.len() >= threshold {
-                    deliver(&n, std::mem::take(&mut pending)).await;
+                    deliver_logged(&n, std::mem::take(&mut pending)).await;
                     last_send = Instant::now();
                 }
             }
@@ -223,7 +242,7 @@ async fn run_queue(
                 if due {
                     last_send = Instant::now();
                     if !pending.is_empty() {
-                        deliver(&n, std::mem::take(&mut pending)).await;
+                        deliver_logged(&n, std::mem::take(&mut pending)).await;
                     }
                 }
             }
@@ -234,38 +253,45 @@ async fn run_queue(
         pending.push(alert);
     }
     if !pending.is_empty() {
-        deliver(&n, pending).await;
+        deliver_logged(&n, pending).await;
     }
 }
 
-/// Renders and sends one message, retrying with a doubling pause up to `max_retry` attempts.
-async fn deliver(n: &Registered, alerts: Vec<Alert>) {
+/// [`deliver`] for the queues: failed attempts are logged as they happen, a format that does
+/// not render is logged here.
+async fn deliver_logged(n: &Registered, alerts: Vec<Alert>) {
+    if let Err(e @ Error::Template { .. }) = deliver(n, alerts).await {
+        tracing::error!(plugin = %n.cfg.name, error = %e, "cannot format alerts");
+    }
+}
+
+/// Renders and sends one message, retrying with a doubling pause up to `max_retry` attempts;
+/// the error of the last attempt when none succeeded.
+async fn deliver(n: &Registered, alerts: Vec<Alert>) -> Result<()> {
     let name = &n.cfg.name;
     tracing::debug!(plugin = %name, "pushing {} alerts to plugin", alerts.len());
     let text = match &n.format {
-        Ok(f) => f.render(name, &alerts),
-        Err(e) => Err(Error::Template {
-            name: name.clone(),
-            message: e.clone(),
-        }),
-    };
-    let text = match text {
-        Ok(t) => t,
+        Ok(f) => f.render(name, &alerts)?,
         Err(e) => {
-            tracing::error!(plugin = %name, error = %e, "cannot format alerts");
-            return;
+            return Err(Error::Template {
+                name: name.clone(),
+                message: e.clone(),
+            });
         }
     };
     let mut backoff = FIRST_BACKOFF;
-    for attempt in 1..=n.cfg.max_retry {
+    let mut attempt = 1;
+    loop {
         match n.plugin.notify(name, &text, n.cfg.timeout).await {
-            Ok(()) => return,
+            Ok(()) => return Ok(()),
             Err(e) => {
                 tracing::error!(plugin = %name, error = %e, "{e}, retry num {attempt}");
-                if attempt < n.cfg.max_retry {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
+                if attempt >= n.cfg.max_retry {
+                    return Err(e);
                 }
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
             }
         }
     }
@@ -284,6 +310,7 @@ mod tests {
             max_retry: 1,
             timeout: Duration::from_secs(5),
             format: String::new(),
+            settings: serde_json::Map::new(),
             plugin_yaml: String::new(),
         }
     }

@@ -29,6 +29,8 @@ pub struct NotificationConfig {
     pub timeout: Duration,
     /// `format`: the Go template rendering the alerts.
     pub format: String,
+    /// The plugin-specific keys (every key but the ones above), as written.
+    pub settings: serde_json::Map<String, serde_json::Value>,
     /// The document as sent to the plugin's `Configure`: every key (plugin-specific ones
     /// included) re-encoded as YAML, `$VAR`/`${VAR}` expanded from the environment.
     pub plugin_yaml: String,
@@ -143,8 +145,8 @@ fn decode_doc(doc: &Node) -> Result<Option<NotificationConfig>, String> {
     if !format.is_empty() {
         doc.insert("format".into(), format.clone().into());
     }
-    for (k, v) in extra {
-        doc.insert(k, v);
+    for (k, v) in &extra {
+        doc.insert(k.clone(), v.clone());
     }
     let plugin_yaml = yaml::to_string(&doc).map_err(|e| format!("re-encoding: {e}"))?;
     Ok(Some(NotificationConfig {
@@ -155,6 +157,7 @@ fn decode_doc(doc: &Node) -> Result<Option<NotificationConfig>, String> {
         max_retry,
         timeout,
         format,
+        settings: extra,
         plugin_yaml: cs_config::env::expand(&plugin_yaml),
     }))
 }
@@ -288,6 +291,8 @@ mod tests {
         assert_eq!(back["log_level"], "info");
         assert_eq!(back["timeout"], "5s");
         assert_eq!(back["format"], "{{.|toJson}}\n");
+        let keys: Vec<&str> = h.settings.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["headers", "log_level", "method", "url"]);
         let s = &got[1];
         assert_eq!(
             (s.group_wait, s.group_threshold, s.max_retry, s.timeout),

@@ -5,7 +5,8 @@
 //!
 //! [`BrokerOptions::from_config`] reads the configuration, [`Broker::start`] checks and spawns
 //! the plugins, and [`Dispatcher::dispatch`] queues an alert for the notifications a profile
-//! names. [`Broker::shutdown`] delivers what is pending and stops the plugins.
+//! names; [`Broker::send`] delivers at once, without grouping, and returns the outcome.
+//! [`Broker::shutdown`] delivers what is pending and stops the plugins.
 
 mod broker;
 mod config;

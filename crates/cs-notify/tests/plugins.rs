@@ -419,3 +419,42 @@ async fn email_plugin_sends_through_smtp() {
     assert!(message.contains("<p>192.0.2.7 host-1</p>"), "{message}");
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_delivers_at_once_and_reports_failures() {
+    let Some(plugins) = plugin_dir() else { return };
+    let (url, mut rx) = http_server(0, Duration::ZERO).await;
+    // A port nothing listens on: bound, then released.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "type: http\nname: now\ngroup_wait: 1h\nformat: '{{{{range .}}}}{{{{.Source.IP}}}} {{{{end}}}}'\nurl: {url}/now\nmethod: POST\n---\ntype: http\nname: down\nformat: 'x'\nurl: http://127.0.0.1:{closed}/\nmethod: POST\n---\ntype: http\nname: broken\nformat: '{{{{.Nope'\nurl: {url}/broken\nmethod: POST\n"
+    );
+    std::fs::write(dir.path().join("h.yaml"), yaml).unwrap();
+    let broker = Broker::start(options(dir.path(), &plugins, &["now"]))
+        .await
+        .unwrap();
+    // group_wait does not apply: both alerts go in one message before `send` returns.
+    broker
+        .send("now", &[alert("192.0.2.5", ""), alert("192.0.2.6", "")])
+        .await
+        .unwrap();
+    let req = rx.try_recv().expect("delivered before send returned");
+    assert_eq!(req.body, "192.0.2.5 192.0.2.6 ");
+    let err = broker.send("down", &[alert("192.0.2.7", "")]).await;
+    assert!(err.is_err(), "delivery to a closed port succeeded");
+    let err = broker
+        .send("broken", &[alert("192.0.2.8", "")])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("template"), "{err}");
+    let err = broker.send("nope", &[]).await.unwrap_err();
+    assert_eq!(err.to_string(), "plugin nope is not configured properly.");
+    broker.shutdown().await;
+    assert!(rx.try_recv().is_err());
+}

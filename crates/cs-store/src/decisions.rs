@@ -562,7 +562,12 @@ impl Store {
         };
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let db = self.db.clone();
+        let streams = self.streams.clone();
         tokio::spawn(async move {
+            // Never closed, so acquiring only waits.
+            let Ok(_permit) = streams.acquire_owned().await else {
+                return;
+            };
             if let Err(e) = db.fetch_batches(sql, TYS, batch, decision, &tx).await {
                 let _ = tx.send(Err(e)).await;
             }

@@ -197,6 +197,10 @@ impl StoreConfig {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Pools,
+    /// Long streamed reads ([`Store::decision_batches`]) run under this semaphore, so that they
+    /// queue for as long as needed instead of timing out on the pool, and leave connections
+    /// free for the other requests.
+    streams: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 fn pg_options(c: &ServerConfig) -> Result<PgConnectOptions> {
@@ -284,7 +288,20 @@ impl Store {
             ),
         };
         schema::migrate(&db).await?;
-        Ok(Store { db })
+        let connections = match config {
+            StoreConfig::Sqlite { max_readers, .. } => *max_readers,
+            StoreConfig::Postgres(c) | StoreConfig::MySql(c) => c.max_open_conns.unwrap_or(10),
+        };
+        // One connection of the pool (half of a server pool) stays free of streams.
+        let streams = match config {
+            StoreConfig::Sqlite { .. } => connections.saturating_sub(1),
+            _ => connections / 2,
+        }
+        .max(1) as usize;
+        Ok(Store {
+            db,
+            streams: std::sync::Arc::new(tokio::sync::Semaphore::new(streams)),
+        })
     }
 
     /// The SQL dialect of the backend.

@@ -1115,6 +1115,33 @@ async fn concurrent_writers(s: &Store) {
     assert_eq!(s.count_active_decisions(now).await.unwrap(), 80);
 }
 
+async fn streams_leave_connections_free(s: &Store) {
+    // More streamed reads than the pool has connections, none of them consumed: they queue,
+    // and an ordinary query still gets a connection at once.
+    let now = Utc::now();
+    let alerts: Vec<Alert> = (0..10)
+        .map(|i| manual_alert("Ip", &format!("10.9.0.{i}"), "1h", now))
+        .collect();
+    s.create_alerts(Some("m"), &alerts).await.unwrap();
+    let held: Vec<_> = (0..12)
+        .map(|_| s.decision_batches(&DecisionFilter::default(), false, now, false, 1))
+        .collect();
+    // Let the streams start and fill their channels.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let listed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        s.list_decisions(&DecisionFilter::default(), now),
+    )
+    .await
+    .expect("a query waits behind held streams")
+    .unwrap();
+    assert_eq!(listed.len(), 10);
+    drop(held);
+    // Queued streams run once the held ones are gone.
+    let mut rx = s.decision_batches(&DecisionFilter::default(), false, now, false, 100);
+    assert_eq!(rx.recv().await.unwrap().unwrap().len(), 10);
+}
+
 backend_tests!(
     machines,
     bouncers,
@@ -1127,4 +1154,5 @@ backend_tests!(
     config_items_and_locks,
     usage_metrics,
     concurrent_writers,
+    streams_leave_connections_free,
 );

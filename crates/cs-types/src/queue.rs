@@ -5,6 +5,9 @@ use std::time::Duration;
 use crate::event::Event;
 use crate::time::{GoTime, zero_time};
 
+/// Largest queue allocated whole when created.
+const QUEUE_ROOM: usize = 16;
+
 /// The content of a bucket (`queue` in expressions): `Queue` oldest first and capacity `L`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Queue {
@@ -17,8 +20,11 @@ pub struct Queue {
 impl Queue {
     /// An empty queue of capacity `l`.
     pub fn new(l: i64) -> Self {
+        // Room for a small queue's whole content up front (it keeps `L + 1` events); large
+        // or unbounded ones grow as needed.
+        let room = usize::try_from(l.saturating_add(1)).map_or(0, |n| n.min(QUEUE_ROOM));
         Self {
-            queue: Vec::new(),
+            queue: Vec::with_capacity(room),
             l,
         }
     }

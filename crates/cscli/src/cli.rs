@@ -111,6 +111,13 @@ pub enum Command {
         #[command(subcommand)]
         cmd: crate::commands::hub::HubCmd,
     },
+    /// Helper for notification plugin configuration
+    #[command(visible_alias = "notification")]
+    Notifications {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: crate::commands::notifications::NotificationsCmd,
+    },
     /// Manage hub parsers
     #[command(visible_alias = "parser")]
     Parsers {

@@ -347,3 +347,50 @@ fn unreachable_hub_server_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn install_with_ignore_goes_on_after_an_item_that_fails() {
+    let (dir, cfg) = setup();
+    ok(&cfg, &["hub", "update"]);
+    // The hub snapshot carries no GeoIP database, so geoip-enrich's data cannot be fetched.
+    let failed = cscli(&cfg, &["parsers", "install", "crowdsecurity/geoip-enrich"]);
+    assert!(!failed.status.success());
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("GeoLite2"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    // The failed item is not left half installed: a second attempt fails the same way.
+    assert!(
+        !cscli(&cfg, &["parsers", "install", "crowdsecurity/geoip-enrich"])
+            .status
+            .success()
+    );
+
+    let out = cscli(
+        &cfg,
+        &[
+            "parsers",
+            "install",
+            "--ignore",
+            "crowdsecurity/geoip-enrich",
+            "crowdsecurity/sshd-logs",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GeoLite2"));
+    assert!(
+        dir.path()
+            .join("parsers/s01-parse/sshd-logs.yaml")
+            .is_symlink()
+    );
+    assert!(
+        !dir.path()
+            .join("parsers/s02-enrich/geoip-enrich.yaml")
+            .exists()
+    );
+}

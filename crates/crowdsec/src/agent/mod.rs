@@ -5,6 +5,7 @@
 //! process exits once they are delivered.
 
 mod dump;
+mod feed;
 mod output;
 mod pipeline;
 
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use cs_acquisition::{Labels, ReadStats};
 use cs_config::Config;
+use cs_models::Alert;
 use cs_types::{Event, ExpectMode};
 
 use self::pipeline::PipelineOptions;
@@ -172,6 +174,78 @@ pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> 
     Ok(())
 }
 
+/// What follows parsing in a replay, in file order: pours, wall-clock timers, progress and
+/// alert delivery.
+struct Delivery<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    pipeline: &'a mut Pipeline,
+    output: &'a Output,
+    alerts: Vec<Alert>,
+    count: u64,
+    start: Instant,
+    last_tick: Instant,
+    /// A long replay on a terminal tells how far it got; logs and pipes get nothing.
+    progress: bool,
+    /// The first delivery error, which stops the replay.
+    failure: Option<anyhow::Error>,
+}
+
+impl Delivery<'_> {
+    /// Pours parsed events (or, with `parse`, parses them first) and delivers their alerts.
+    fn take(&mut self, events: Vec<Event>, parse: bool) {
+        for evt in events {
+            if self.failure.is_some() {
+                return;
+            }
+            if parse {
+                self.pipeline.process(evt, &mut self.alerts);
+            } else {
+                self.pipeline.pour_parsed(evt, &mut self.alerts);
+            }
+            self.count += 1;
+            if self.count.is_multiple_of(TICK_LINES) && self.last_tick.elapsed() >= TICK_INTERVAL {
+                self.pipeline.tick(&mut self.alerts);
+                self.last_tick = Instant::now();
+                if self.progress {
+                    let secs = self.start.elapsed().as_secs_f64();
+                    let p = self.pipeline.stats();
+                    eprint!(
+                        "\r{} lines ({:.0}/s), {} parsed, {} alerts ",
+                        self.count,
+                        self.count as f64 / secs.max(1e-9),
+                        p.parsed,
+                        p.overflows
+                    );
+                }
+            }
+            for alert in self.alerts.drain(..) {
+                if let Err(e) = self.rt.block_on(self.output.send(alert)) {
+                    self.failure = Some(e);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Parsing threads of a replay: `parser_routines` (one per CPU when it is 0 or absent). The
+/// events reach the buckets in file order whatever their number. None when one routine is
+/// configured or the parsers trace their work (`-dump-data`): parsing then happens on this
+/// thread, which also keeps memory lowest.
+fn parse_threads(cfg: &Config, pipeline: &Pipeline) -> usize {
+    if pipeline.traces() {
+        return 0;
+    }
+    match cfg
+        .crowdsec_service
+        .as_ref()
+        .map_or(1, |s| s.parser_routines)
+    {
+        0 | 1 => 0,
+        n => n,
+    }
+}
+
 /// Reads the whole source through the pipeline and delivers the alerts.
 fn replay(
     rt: &tokio::runtime::Runtime,
@@ -183,48 +257,69 @@ fn replay(
     let output = rt.block_on(Output::connect(cfg, pipeline.scenario_names(), wait))?;
     let module = source.module();
     let labels = source.labels().clone();
+    let threads = parse_threads(cfg, pipeline);
+    let mut pool = if threads > 0 {
+        Some(feed::ParsePool::start(&pipeline.parsers(), threads)?)
+    } else {
+        None
+    };
     let start = Instant::now();
-    let mut last_tick = start;
-    let mut count = 0u64;
-    // A long replay on a terminal tells how far it got; logs and pipes get nothing.
-    let progress = std::io::stderr().is_terminal();
-    let mut alerts = Vec::new();
-    let mut failure = None;
+    let mut delivery = Delivery {
+        rt,
+        pipeline,
+        output: &output,
+        alerts: Vec::new(),
+        count: 0,
+        start,
+        last_tick: start,
+        progress: std::io::stderr().is_terminal(),
+        failure: None,
+    };
+    let mut batch = Vec::with_capacity(feed::BATCH);
+    let mut pool_error = None;
     let read = source.read_all(&mut |line| {
         let mut evt = Event::new_log(line.raw, module);
         evt.line.src = line.src.to_owned();
         evt.line.labels.clone_from(&labels);
         evt.line.time = chrono::Utc::now().fixed_offset();
         evt.expect_mode = ExpectMode::TimeMachine;
-        pipeline.process(evt, &mut alerts);
-        count += 1;
-        if count.is_multiple_of(TICK_LINES) && last_tick.elapsed() >= TICK_INTERVAL {
-            pipeline.tick(&mut alerts);
-            last_tick = Instant::now();
-            if progress {
-                let secs = start.elapsed().as_secs_f64();
-                let p = pipeline.stats();
-                eprint!(
-                    "\r{count} lines ({:.0}/s), {} parsed, {} alerts ",
-                    count as f64 / secs.max(1e-9),
-                    p.parsed,
-                    p.overflows
-                );
-            }
+        let Some(pool) = pool.as_mut() else {
+            delivery.take(vec![evt], true);
+            return match delivery.failure {
+                Some(_) => ControlFlow::Break(()),
+                None => ControlFlow::Continue(()),
+            };
+        };
+        batch.push(evt);
+        if batch.len() < feed::BATCH {
+            return ControlFlow::Continue(());
         }
-        for alert in alerts.drain(..) {
-            if let Err(e) = rt.block_on(output.send(alert)) {
-                failure = Some(e);
-                return ControlFlow::Break(());
-            }
+        let full = std::mem::replace(&mut batch, Vec::with_capacity(feed::BATCH));
+        if let Err(e) = pool.submit(full, &mut |events| delivery.take(events, false)) {
+            pool_error = Some(e);
+            return ControlFlow::Break(());
         }
-        ControlFlow::Continue(())
+        match delivery.failure {
+            Some(_) => ControlFlow::Break(()),
+            None => ControlFlow::Continue(()),
+        }
     });
+    if let Some(mut pool) = pool {
+        if pool_error.is_none() && delivery.failure.is_none() && !batch.is_empty() {
+            pool_error = pool
+                .submit(std::mem::take(&mut batch), &mut |events| {
+                    delivery.take(events, false)
+                })
+                .err();
+        }
+        let finished = pool.finish(&mut |events| delivery.take(events, false));
+        pool_error = pool_error.or(finished.err());
+    }
     let acquisition_time = start.elapsed();
-    if progress && acquisition_time >= TICK_INTERVAL {
+    if delivery.progress && acquisition_time >= TICK_INTERVAL {
         eprintln!();
     }
-    if let Some(e) = failure {
+    if let Some(e) = delivery.failure.take().or(pool_error) {
         return Err(e);
     }
     let read = read.context("reading the -dsn datasource")?;

@@ -203,6 +203,12 @@ impl Pipeline {
             .collect()
     }
 
+    /// Whether parsing is traced for `-dump-data` (then it must run through
+    /// [`Pipeline::process`]).
+    pub fn traces(&self) -> bool {
+        self.dump.is_some()
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats

@@ -5,14 +5,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use cs_acquisition::{Acquisition, DataSourceConfig, LiveLine, SourceStats};
+use cs_acquisition::{Acquisition, LiveLine, Source, SourceStats};
 use cs_config::Config;
 use cs_metrics::Counter;
 use tokio::sync::mpsc;
 
+use super::transform::ExprTransform;
+
 /// The acquisition configuration of `config.yaml` (`crowdsec_service.acquisition_path` and
-/// `acquisition_dir`), refused when it defines no datasource, as upstream.
-pub fn load(cfg: &Config) -> Result<Vec<DataSourceConfig>> {
+/// `acquisition_dir`), refused when it defines no datasource, as upstream; each `transform`
+/// is compiled (an error names the file and line of its datasource).
+pub fn load(cfg: &Config) -> Result<Vec<Source>> {
     let service = cfg.crowdsec_service.clone().unwrap_or_default();
     let files = service
         .acquisition_files()
@@ -24,13 +27,18 @@ pub fn load(cfg: &Config) -> Result<Vec<DataSourceConfig>> {
             describe(&files, &service.acquisition_path)
         );
     }
-    if let Some(c) = configs.iter().find(|c| c.common.transform.is_some()) {
-        bail!(
-            "{}: `transform` is not supported by this build of crowdsec",
-            c.origin
-        );
-    }
-    Ok(configs)
+    configs
+        .into_iter()
+        .map(|config| {
+            let transform = match &config.common.transform {
+                Some(expr) => Some(
+                    ExprTransform::compile(expr, &config.origin, config.display_name())?.shared(),
+                ),
+                None => None,
+            };
+            Ok(Source { config, transform })
+        })
+        .collect()
 }
 
 fn describe(files: &[PathBuf], path: &str) -> String {
@@ -57,11 +65,11 @@ pub fn state_dir(cfg: &Config) -> PathBuf {
 /// Starts the datasources, sending their lines to `tx`. A datasource that cannot start is
 /// logged and skipped (as upstream), but at least one must run.
 pub async fn start(
-    configs: Vec<DataSourceConfig>,
+    sources: Vec<Source>,
     tx: mpsc::Sender<LiveLine>,
     state: &Path,
 ) -> Result<Acquisition> {
-    let acq = cs_acquisition::start(configs, tx, state)
+    let acq = cs_acquisition::start_sources(sources, tx, state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("starting the datasources")?;

@@ -1,12 +1,14 @@
 //! The daemon's live mode (`crowdsec -c config.yaml`): the Local API (unless `-no-api` or
 //! `api.server.enable: false`), the agent tailing the datasources of the acquisition files
-//! (unless `-no-cs`), and the Prometheus endpoint. SIGHUP reloads the hub items and the
+//! (unless `-no-cs`; each line rewritten by its datasource's `transform`, then parsed by
+//! `parser_routines` threads), and the Prometheus endpoint. SIGHUP reloads the hub items and the
 //! acquisition configuration; SIGTERM (or SIGINT) stops the datasources, drains the lines
 //! already read, delivers the pending alerts and exits.
 
 mod acquisition;
 mod notify;
 mod processor;
+mod transform;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -32,14 +34,17 @@ const STATS_EVERY: Duration = Duration::from_secs(1);
 /// Everything loaded before the runtime starts, so that `-t` checks it all.
 struct Prepared {
     lapi: Option<crate::lapi::Prepared>,
-    agent: Option<(Pipeline, Vec<cs_acquisition::DataSourceConfig>)>,
+    agent: Option<(Pipeline, Vec<cs_acquisition::Source>)>,
     prometheus: Option<crate::metrics::Endpoint>,
 }
 
 fn prepare(cfg: &Config, api: bool, agent: bool) -> Result<Prepared> {
+    if agent {
+        // Before the Local API: the starter content brings the profiles it loads.
+        install_starter_content(cfg)?;
+    }
     let lapi = api.then(|| crate::lapi::prepare(cfg)).transpose()?;
     let agent = if agent {
-        install_starter_content(cfg)?;
         let sources = acquisition::load(cfg)?;
         let pipeline = Pipeline::load(cfg, Arc::new(cs_expr::SystemClock))?;
         Some((pipeline, sources))
@@ -189,7 +194,7 @@ impl Agent {
     async fn start(
         cfg: &Config,
         pipeline: Pipeline,
-        sources: Vec<cs_acquisition::DataSourceConfig>,
+        sources: Vec<cs_acquisition::Source>,
     ) -> Result<Agent> {
         let service = cfg.crowdsec_service.clone().unwrap_or_default();
         let output = Output::connect(cfg, pipeline.scenario_names(), LAPI_WAIT).await?;

@@ -123,7 +123,9 @@ pub fn spawn_workers(
                         .unwrap_or_else(|e| e.into_inner())
                         .blocking_recv();
                     let Some(line) = line else { break };
-                    counters.read(line.module, &line.src);
+                    if line.counts_as_read {
+                        counters.read(line.module, &line.src);
+                    }
                     let mut evt = event_of(line);
                     let parsers = slot.read().unwrap_or_else(|e| e.into_inner()).clone();
                     if let Err(e) = parsers.parse(&mut evt) {

@@ -1,13 +1,19 @@
 //! The `file` datasource: read once (`-dsn file:///path/or/glob*.log`, or `mode: cat`),
 //! every matching file in name order with gzip-compressed ones (`.gz`) decompressed on the
-//! fly; or followed live (`mode: tail`, the default) by polling (see the module `tailer`).
+//! fly; or followed live (`mode: tail`, the default; see the module `tailer`).
 //!
 //! Keys (`acquis.yaml`): `filename`, `filenames` (paths or globs), `exclude_regexps`,
 //! `max_buffer_size` (longest line in bytes; default [`DEFAULT_MAX_LINE_LENGTH`]),
 //! `discovery_poll_interval` (how often the globs are expanded again to find new files;
-//! default 1s), and, accepted for compatibility, `force_inotify`, `poll_without_inotify`,
-//! `discovery_poll_enable`: files are always followed by polling their size and identity every
-//! 250 ms, which also works on network file systems and through symlink swaps.
+//! default 1s), `poll_without_inotify` and, accepted for compatibility, `force_inotify` and
+//! `discovery_poll_enable`.
+//!
+//! Followed files are read as soon as inotify reports a change in their directory (or in the
+//! directory of a symlink's target), and the globs are expanded again as soon as a file is
+//! created, renamed or made readable in the directory of a pattern; a check of every file every
+//! second covers what inotify cannot see (network file systems). With
+//! `poll_without_inotify: true`, or where inotify cannot be used (no more watches), files are
+//! checked every 250 ms instead.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -21,6 +27,7 @@ use serde::Deserialize;
 
 use super::positions::PositionStore;
 use super::tailer::{Tailer, TailerOptions};
+use super::watch::DirWatch;
 use crate::config::{Mode, key_error, parse_go_duration};
 use crate::dsn::Dsn;
 use crate::error::{Error, Result};
@@ -28,8 +35,10 @@ use crate::lines::{DEFAULT_MAX_LINE_LENGTH, Piece, for_each_line};
 use crate::live::{Counters, SourceCtx, Started};
 use crate::{Labels, OneShotSource, RawLine, ReadStats};
 
-/// How often followed files are checked for new data.
+/// How often followed files are checked for new data without inotify.
 const TAIL_POLL: Duration = Duration::from_millis(250);
+/// How often followed files are checked anyway with inotify (for what it cannot see).
+const WATCHED_POLL: Duration = Duration::from_secs(1);
 /// How often the globs are expanded again by default.
 const DEFAULT_DISCOVERY: Duration = Duration::from_secs(1);
 /// How often positions are written while running.
@@ -46,6 +55,8 @@ pub struct FileConfig {
     pub max_buffer_size: usize,
     /// `discovery_poll_interval`.
     pub discovery_poll_interval: Option<Duration>,
+    /// `poll_without_inotify`: check the files periodically instead of waiting for inotify.
+    pub poll_without_inotify: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -112,6 +123,7 @@ impl FileConfig {
             exclude_regexps: raw.exclude_regexps,
             max_buffer_size,
             discovery_poll_interval,
+            poll_without_inotify: raw.poll_without_inotify.unwrap_or(false),
         })
     }
 
@@ -194,6 +206,22 @@ pub(crate) async fn start_live(
         },
         Some(store.clone()),
     );
+    // The directories of the patterns are watched before they are first listed, so a file
+    // created after that is either listed or reported.
+    let mut watch = if cfg.poll_without_inotify {
+        None
+    } else {
+        match DirWatch::new() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "inotify unavailable, checking files every 250ms");
+                None
+            }
+        }
+    };
+    if let Some(w) = watch.as_mut() {
+        w.watch(tailer.watch_dirs());
+    }
     for (path, e) in tailer.discover() {
         started.problems.push(format!("cannot open {path}: {e}"));
     }
@@ -203,14 +231,16 @@ pub(crate) async fn start_live(
     tailer.record_positions();
     let discovery = cfg.discovery_poll_interval.unwrap_or(DEFAULT_DISCOVERY);
     started.tasks.push(tokio::task::spawn_blocking(move || {
-        follow(tailer, &ctx, &store, &handle, discovery);
+        follow(tailer, watch, &ctx, &store, &handle, discovery);
     }));
     Ok(started)
 }
 
-/// The loop of a followed `file` datasource, on a blocking thread.
+/// The loop of a followed `file` datasource, on a blocking thread: read what changed, then
+/// wait for inotify (or the poll interval), a stop, or the next discovery.
 fn follow(
     mut tailer: Tailer,
+    mut watch: Option<DirWatch>,
     ctx: &SourceCtx,
     store: &PositionStore,
     handle: &tokio::runtime::Handle,
@@ -223,6 +253,12 @@ fn follow(
     let mut last_discovery = Instant::now();
     let mut last_save = Instant::now();
     let mut stop = ctx.stop.clone();
+    // The files found at start are watched before they are first read, so no change after
+    // that read goes unnoticed.
+    if let Some(w) = watch.as_mut() {
+        w.watch(tailer.watch_dirs());
+    }
+    let mut watched_generation = Some(tailer.generation());
     loop {
         let flow = tailer.poll(&mut |src, piece| match piece {
             Piece::Line { text, invalid_utf8 } => {
@@ -257,15 +293,34 @@ fn follow(
             }
             last_save = Instant::now();
         }
+        if let Some(w) = watch.as_mut()
+            && watched_generation != Some(tailer.generation())
+        {
+            w.watch(tailer.watch_dirs());
+            watched_generation = Some(tailer.generation());
+        }
+        let pause = match &watch {
+            Some(w) if !w.incomplete() => WATCHED_POLL.min(discovery),
+            _ => TAIL_POLL,
+        };
         let stopped = handle.block_on(async {
-            tokio::time::timeout(TAIL_POLL, crate::live::stopped(&mut stop))
-                .await
-                .is_ok()
+            let changed = async {
+                match &watch {
+                    Some(w) => w.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = crate::live::stopped(&mut stop) => true,
+                () = changed => false,
+                () = tokio::time::sleep(pause) => false,
+            }
         });
         if stopped {
             break;
         }
-        if last_discovery.elapsed() >= discovery {
+        let rescan = watch.as_ref().is_some_and(DirWatch::take_rescan);
+        if rescan || last_discovery.elapsed() >= discovery {
             for (path, e) in tailer.discover() {
                 tracing::error!(file = %path, error = %e, "cannot open file");
             }

@@ -6,3 +6,4 @@ pub(crate) mod positions;
 pub mod syslog;
 pub mod syslog_message;
 pub(crate) mod tailer;
+mod watch;

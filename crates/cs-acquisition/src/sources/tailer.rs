@@ -157,6 +157,8 @@ pub(crate) struct Tailer {
     failed: BTreeSet<String>,
     first_scan: bool,
     buf: Vec<u8>,
+    /// Bumped whenever a path starts or stops naming a followed file.
+    generation: u64,
 }
 
 impl Tailer {
@@ -169,7 +171,44 @@ impl Tailer {
             failed: BTreeSet::new(),
             first_scan: true,
             buf: vec![0; READ_CHUNK],
+            generation: 0,
         }
+    }
+
+    /// Changes whenever the set of followed files (or a file behind a path) changes.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The directories where a change concerns the followed files: each file's directory and
+    /// that of its symlink's target, and the directory part of each pattern up to its first
+    /// glob character.
+    pub(crate) fn watch_dirs(&self) -> BTreeSet<std::path::PathBuf> {
+        let mut dirs = BTreeSet::new();
+        for pattern in &self.opts.patterns {
+            let path = Path::new(pattern);
+            let mut fixed = std::path::PathBuf::new();
+            let mut parts = path.components().peekable();
+            while let Some(c) = parts.next() {
+                let globby = c.as_os_str().to_string_lossy().contains(['*', '?', '[']);
+                if parts.peek().is_none() || globby {
+                    break;
+                }
+                fixed.push(c);
+            }
+            if !fixed.as_os_str().is_empty() {
+                dirs.insert(fixed);
+            }
+        }
+        for key in self.files.keys() {
+            let path = Path::new(key);
+            dirs.extend(path.parent().map(Path::to_path_buf));
+            if let Ok(real) = std::fs::canonicalize(path) {
+                dirs.extend(real.parent().map(Path::to_path_buf));
+            }
+        }
+        dirs.retain(|d| !d.as_os_str().is_empty());
+        dirs
     }
 
     /// The paths followed now.
@@ -207,6 +246,7 @@ impl Tailer {
                         t.read_pos = self.start_offset(&key, &path, &t, len, first);
                         tracing::info!(file = %key, offset = t.read_pos, "following file");
                         self.files.insert(key, t);
+                        self.generation += 1;
                     }
                     Err(e) => {
                         if self.failed.insert(key.clone()) {
@@ -280,6 +320,7 @@ impl Tailer {
                 Ok(meta) if meta.dev() == t.dev && meta.ino() == t.ino => {}
                 Ok(_) => {
                     tracing::info!(file = %key, "file rotated, following the new one");
+                    self.generation += 1;
                     t.flush(emit)?;
                     match Tracked::open(t.src.clone(), Path::new(&key), self.opts.max_line) {
                         Ok((mut new, _)) => {
@@ -295,6 +336,7 @@ impl Tailer {
                 }
                 Err(_) => {
                     tracing::info!(file = %key, "file gone, forgetting it");
+                    self.generation += 1;
                     t.flush(emit)?;
                     self.files.remove(&key);
                 }

@@ -101,22 +101,25 @@ pub fn run(ctx: &Ctx, t: ItemType, cmd: ItemsCmd) -> Result<()> {
             ignore,
             dry_run,
         } => {
+            if ignore {
+                // Each item on its own: one that fails is reported and the others go on.
+                for name in &items {
+                    let mut plan = Plan::default();
+                    let done = hub
+                        .plan_install(&mut plan, t, name, force, download_only)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|()| apply(ctx, &mut hub, &plan, dry_run));
+                    if let Err(e) = done {
+                        tracing::error!("{e:#}");
+                    }
+                }
+                return Ok(());
+            }
             let mut plan = Plan::default();
             for name in &items {
-                if let Err(e) = hub.plan_install(&mut plan, t, name, force, download_only) {
-                    if !ignore {
-                        return Err(e.into());
-                    }
-                    tracing::error!("{e}");
-                }
+                hub.plan_install(&mut plan, t, name, force, download_only)?;
             }
-            match apply(ctx, &mut hub, &plan, dry_run) {
-                Err(e) if ignore => {
-                    tracing::error!("{e:#}");
-                    Ok(())
-                }
-                r => r,
-            }
+            apply(ctx, &mut hub, &plan, dry_run)
         }
         ItemsCmd::Remove(args) => {
             let names: Vec<String> = if args.all {

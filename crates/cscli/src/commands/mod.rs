@@ -11,6 +11,7 @@ pub(crate) mod items;
 mod lapi;
 mod machines;
 pub(crate) mod metrics;
+pub(crate) mod notifications;
 mod simulation;
 
 use anyhow::Result;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Hub { cmd } => hub::run(&ctx, cmd),
         Command::Explain(args) => explain::run(&ctx, &args),
         Command::Metrics(args) => metrics::run(&ctx, &args),
+        Command::Notifications { cmd } => notifications::run(&ctx, cmd).await,
         Command::Parsers { cmd } => items::run(&ctx, cs_hub::ItemType::Parsers, cmd),
         Command::Postoverflows { cmd } => items::run(&ctx, cs_hub::ItemType::Postoverflows, cmd),
         Command::Scenarios { cmd } => items::run(&ctx, cs_hub::ItemType::Scenarios, cmd),

@@ -1,0 +1,135 @@
+//! Parallel parsing for the replay: lines are grouped in batches, parsed by a pool of threads
+//! sharing the compiled parsers, and handed back in file order, so that the buckets see the
+//! events exactly as a single thread would pour them.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use anyhow::{Context as _, Result, anyhow};
+use cs_parser::Parsers;
+use cs_types::Event;
+
+/// Lines per batch handed to a parsing thread.
+pub(super) const BATCH: usize = 512;
+/// Batches queued or being parsed per thread before the reader waits.
+const IN_FLIGHT_PER_THREAD: usize = 2;
+
+/// A numbered batch of events.
+type Batch = (u64, Vec<Event>);
+
+/// Parsing threads fed with batches, whose results come back in submission order.
+pub(super) struct ParsePool {
+    jobs: Option<SyncSender<Batch>>,
+    done: Receiver<Batch>,
+    threads: Vec<JoinHandle<()>>,
+    /// Number of the next batch submitted.
+    next_in: u64,
+    /// Number of the next batch handed back.
+    next_out: u64,
+    /// Parsed batches that came back before an earlier one.
+    early: BTreeMap<u64, Vec<Event>>,
+    limit: usize,
+}
+
+impl ParsePool {
+    /// Starts `threads` parsing threads (at least one).
+    pub(super) fn start(parsers: &Arc<Parsers>, threads: usize) -> Result<Self> {
+        let threads = threads.max(1);
+        let limit = threads * IN_FLIGHT_PER_THREAD;
+        let (jobs, queue) = sync_channel::<Batch>(limit);
+        let (results, done) = sync_channel::<Batch>(limit);
+        let queue = Arc::new(Mutex::new(queue));
+        let handles = (0..threads)
+            .map(|i| {
+                let (queue, results, parsers) =
+                    (Arc::clone(&queue), results.clone(), Arc::clone(parsers));
+                std::thread::Builder::new()
+                    .name(format!("crowdsec-parser-{i}"))
+                    .spawn(move || {
+                        loop {
+                            let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                            let Ok((seq, mut events)) = job else { break };
+                            for evt in &mut events {
+                                if let Err(e) = parsers.parse(evt) {
+                                    tracing::debug!(error = %e, "event dropped by the parsers");
+                                    evt.process = false;
+                                }
+                            }
+                            if results.send((seq, events)).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .context("starting a parser thread")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            jobs: Some(jobs),
+            done,
+            threads: handles,
+            next_in: 0,
+            next_out: 0,
+            early: BTreeMap::new(),
+            limit,
+        })
+    }
+
+    /// Queues a batch for parsing, then hands every batch parsed so far, in order, to `pour`.
+    /// Waits for results when too many batches are pending (bounded memory).
+    pub(super) fn submit(
+        &mut self,
+        events: Vec<Event>,
+        pour: &mut dyn FnMut(Vec<Event>),
+    ) -> Result<()> {
+        // Room for this batch: never more than `limit` pending, so neither channel fills up
+        // while this thread is the one that empties them.
+        while self.pending() >= self.limit {
+            self.collect(true, pour)?;
+        }
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| anyhow!("parse pool closed"))?;
+        jobs.send((self.next_in, events))
+            .map_err(|_| anyhow!("parser threads stopped"))?;
+        self.next_in += 1;
+        self.collect(false, pour)
+    }
+
+    /// Waits for every pending batch and hands it to `pour`, then stops the threads.
+    pub(super) fn finish(mut self, pour: &mut dyn FnMut(Vec<Event>)) -> Result<()> {
+        self.jobs = None;
+        while self.pending() > 0 {
+            self.collect(true, pour)?;
+        }
+        for t in self.threads.drain(..) {
+            t.join().map_err(|_| anyhow!("a parser thread panicked"))?;
+        }
+        Ok(())
+    }
+
+    fn pending(&self) -> usize {
+        usize::try_from(self.next_in - self.next_out).unwrap_or(usize::MAX)
+    }
+
+    /// Receives results (waiting for one when `block`) and pours the batches now in order.
+    fn collect(&mut self, block: bool, pour: &mut dyn FnMut(Vec<Event>)) -> Result<()> {
+        if block {
+            let (seq, events) = self
+                .done
+                .recv()
+                .map_err(|_| anyhow!("parser threads stopped"))?;
+            self.early.insert(seq, events);
+        }
+        while let Ok((seq, events)) = self.done.try_recv() {
+            self.early.insert(seq, events);
+        }
+        while let Some(events) = self.early.remove(&self.next_out) {
+            self.next_out += 1;
+            pour(events);
+        }
+        Ok(())
+    }
+}

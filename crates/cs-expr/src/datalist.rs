@@ -1,0 +1,568 @@
+//! Long-lived lists (data file contents) and the indexes built over them for the scenario
+//! filter shape `any(File("x.txt"), {X op F(#)})`.
+//!
+//! A [`DataList`] carries the indexes computed from its elements: for a pure function `F` (or
+//! none) and an operator, `F` is applied to every element once and the results are turned into
+//! an Aho-Corasick automaton (`contains`), a hash set (`==`), a list of strings (`startsWith`,
+//! `endsWith`) or compiled regexes (`matches`). `any` then evaluates `X` once per call and asks
+//! the index, instead of evaluating the closure for every element. The answer is the one the
+//! closure loop gives, errors included; shapes the index cannot answer exactly fall back to the
+//! loop.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+
+use crate::env::NativeFn;
+use crate::error::Span;
+use crate::eval::{Coerce, Ex, Frame, Node};
+use crate::value::Value;
+
+/// A list that lives as long as the data it was read from (a data file), shared by every
+/// evaluation. Indexes derived from it by `any(...)` are cached on it, so they are dropped
+/// with it when the data is reloaded.
+pub struct DataList {
+    items: Vec<Value<'static>>,
+    derived: RwLock<Vec<Derived>>,
+}
+
+impl std::fmt::Debug for DataList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataList")
+            .field("len", &self.items.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Indexes kept per list (a few (function, operator) pairs are used in practice).
+const MAX_DERIVED: usize = 32;
+
+struct Derived {
+    /// The function applied to the elements (kept alive so that pointer identity is sound).
+    func: Option<Arc<NativeFn>>,
+    op: ElemOp,
+    index: Arc<Index>,
+}
+
+impl DataList {
+    /// A list of `items`.
+    pub fn new(items: Vec<Value<'static>>) -> Self {
+        Self {
+            items,
+            derived: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The elements.
+    pub fn items(&self) -> &[Value<'static>] {
+        &self.items
+    }
+
+    /// The index of `op` over the elements mapped through `func`, built on first use.
+    fn index(
+        &self,
+        func: Option<&Arc<NativeFn>>,
+        op: ElemOp,
+        fr: &mut Frame<'_, '_>,
+    ) -> Arc<Index> {
+        let same = |d: &Derived| {
+            d.op == op
+                && match (&d.func, func) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    _ => false,
+                }
+        };
+        let cached = self
+            .derived
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|d| same(d))
+            .map(|d| d.index.clone());
+        if let Some(index) = cached {
+            return index;
+        }
+        let index = Arc::new(Index::build(&self.items, func, op, fr));
+        let mut derived = self
+            .derived
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(d) = derived.iter().find(|d| same(d)) {
+            return d.index.clone();
+        }
+        // Entries of functions from environments dropped since (reloads) are never asked for
+        // again: a bound keeps them from piling up.
+        if derived.len() >= MAX_DERIVED {
+            derived.clear();
+        }
+        derived.push(Derived {
+            func: func.cloned(),
+            op,
+            index: index.clone(),
+        });
+        index
+    }
+}
+
+/// The comparison in `X op E`, where `E` is the (mapped) element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ElemOp {
+    /// `X contains E`.
+    Contains,
+    /// `X startsWith E`.
+    StartsWith,
+    /// `X endsWith E`.
+    EndsWith,
+    /// `X == E` or `E == X`.
+    Eq,
+    /// `X matches E`.
+    Matches,
+}
+
+/// What an index answers from.
+enum Index {
+    /// Some element is not a string once mapped (or the function failed on it): the closure
+    /// loop gives the exact result and error.
+    Unsupported,
+    /// `contains`: an automaton of the non-empty elements; an empty element matches every
+    /// string.
+    Contains {
+        ac: Option<AhoCorasick>,
+        has_empty: bool,
+    },
+    /// `startsWith` / `endsWith`: the elements.
+    Affixes(Vec<Box<str>>),
+    /// `==`: the elements.
+    Set(HashSet<Box<str>>),
+    /// `matches`: each element compiled as a Go regex, or the error it gives, in list order.
+    Regexes(Vec<Result<Arc<Regex>, String>>),
+}
+
+impl Index {
+    fn build(
+        items: &[Value<'static>],
+        func: Option<&Arc<NativeFn>>,
+        op: ElemOp,
+        fr: &mut Frame<'_, '_>,
+    ) -> Self {
+        let mut mapped: Vec<Box<str>> = Vec::with_capacity(items.len());
+        for item in items {
+            let v = match func {
+                None => item.clone(),
+                Some(f) => match f(std::slice::from_ref(item), &mut fr.cx) {
+                    Ok(v) => v,
+                    Err(_) => return Index::Unsupported,
+                },
+            };
+            match v {
+                Value::Str(s) => mapped.push(s.as_str().into()),
+                _ => return Index::Unsupported,
+            }
+        }
+        match op {
+            ElemOp::Contains => {
+                let has_empty = mapped.iter().any(|s| s.is_empty());
+                let patterns: Vec<&str> = mapped
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| &**s)
+                    .collect();
+                if patterns.is_empty() {
+                    return Index::Contains {
+                        ac: None,
+                        has_empty,
+                    };
+                }
+                match AhoCorasick::new(&patterns) {
+                    Ok(ac) => Index::Contains {
+                        ac: Some(ac),
+                        has_empty,
+                    },
+                    Err(_) => Index::Unsupported,
+                }
+            }
+            ElemOp::StartsWith | ElemOp::EndsWith => Index::Affixes(mapped),
+            ElemOp::Eq => Index::Set(mapped.into_iter().collect()),
+            ElemOp::Matches => Index::Regexes(
+                mapped
+                    .iter()
+                    .map(|p| crate::goregex::compile(p).map_err(|e| e.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// `any(LIST, {X op F(#)})` answered from an index of the list when it is a [`DataList`].
+pub(crate) struct FastAny {
+    pub op: ElemOp,
+    /// The pure function applied to the element (its parameter type is the element type).
+    pub func: Option<Arc<NativeFn>>,
+    /// `X`: does not depend on the element and has no side effect.
+    pub inv: Node,
+    /// Position of the comparison, for errors.
+    pub span: Span,
+}
+
+impl FastAny {
+    /// The result of `any` over the non-empty `list`, or `None` when the closure loop must
+    /// decide.
+    pub(crate) fn eval<'a>(
+        &self,
+        list: &DataList,
+        fr: &mut Frame<'a, '_>,
+    ) -> Result<Option<bool>, Ex> {
+        if list.items.is_empty() {
+            return Ok(Some(false));
+        }
+        let index = list.index(self.func.as_ref(), self.op, fr);
+        if matches!(*index, Index::Unsupported) {
+            return Ok(None);
+        }
+        let x = self.inv.eval(fr)?;
+        let s = match &x {
+            Value::Str(s) => s.as_str(),
+            // Every operator is false against nil (and `==` against any non-string).
+            Value::Nil => return Ok(Some(false)),
+            _ if self.op == ElemOp::Eq => return Ok(Some(false)),
+            // Type errors come from the loop, with its message.
+            _ => return Ok(None),
+        };
+        Ok(Some(match &*index {
+            Index::Unsupported => return Ok(None),
+            Index::Contains { ac, has_empty } => {
+                *has_empty || ac.as_ref().is_some_and(|ac| ac.is_match(s))
+            }
+            Index::Affixes(list) => {
+                if self.op == ElemOp::StartsWith {
+                    list.iter().any(|p| s.starts_with(&**p))
+                } else {
+                    list.iter().any(|p| s.ends_with(&**p))
+                }
+            }
+            Index::Set(set) => set.contains(s),
+            Index::Regexes(list) => {
+                for re in list {
+                    match re {
+                        Ok(re) if re.is_match(s) => return Ok(Some(true)),
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(Ex::Err(
+                                crate::error::RuntimeError::new(format!(
+                                    "invalid regular expression: {e}"
+                                ))
+                                .with_span(self.span),
+                            ));
+                        }
+                    }
+                }
+                false
+            }
+        }))
+    }
+}
+
+/// Whether `node` is `#` (the element in `slot`) or a pure native function of it whose
+/// parameter type is the element type.
+fn elem_expr(node: &Node, slot: usize) -> Option<Option<Arc<NativeFn>>> {
+    match node {
+        Node::Local(i) if *i == slot => Some(None),
+        Node::Call {
+            func,
+            args,
+            pure: true,
+            ..
+        } => match args.as_slice() {
+            [(Node::Local(i), Coerce::None)] if *i == slot => Some(Some(func.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `node` neither reads the locals of the closure whose element is in `slot` (nor
+/// those allocated after it) nor has a side effect, so that evaluating it once per `any` call
+/// gives what every iteration would.
+pub(crate) fn invariant(node: &Node, slot: usize) -> bool {
+    let inv = |n: &Node| invariant(n, slot);
+    let root = |r: &crate::eval::Root| match r {
+        crate::eval::Root::Var(_) => true,
+        crate::eval::Root::Local(i) => *i < slot,
+    };
+    match node {
+        Node::Const(_) | Node::Var(_) => true,
+        Node::Local(i) => *i < slot,
+        Node::Path { base, .. } | Node::Member { base, .. } => inv(base),
+        Node::Index { base, index, .. } => inv(base) && inv(index),
+        Node::Slice { base, from, to, .. } => {
+            inv(base) && from.as_deref().is_none_or(inv) && to.as_deref().is_none_or(inv)
+        }
+        Node::Call { args, pure, .. } => *pure && args.iter().all(|(a, _)| inv(a)),
+        Node::Not(a, _) | Node::Neg(a, _) | Node::Plus(a, _) | Node::Chain(a) => inv(a),
+        Node::EqConst(a, _) | Node::EqStr(a, _) | Node::MatchesConst(a, _, _) => inv(a),
+        Node::And(items, _) | Node::Or(items, _) | Node::Array(items) => items.iter().all(inv),
+        Node::Eq(a, b)
+        | Node::Cmp(_, a, b, _)
+        | Node::Arith(_, a, b, _)
+        | Node::In(a, b, _)
+        | Node::StrOp(_, a, b, _)
+        | Node::Matches(a, b, _)
+        | Node::Range(a, b, _)
+        | Node::Coalesce(a, b) => inv(a) && inv(b),
+        Node::Cond(c, a, b, _) => inv(c) && inv(a) && inv(b),
+        Node::MapLit(entries) => entries.iter().all(|(k, v)| inv(k) && inv(v)),
+        Node::StrMapKey { root: r, .. } | Node::StrMapKeyEq { root: r, .. } => root(r),
+        // Methods may write (`SetMeta`); builtins include the clock; nested closures and
+        // bindings own locals: evaluated per element, as written.
+        Node::Method { .. }
+        | Node::DynMethod { .. }
+        | Node::Builtin { .. }
+        | Node::Predicate { .. }
+        | Node::Let { .. }
+        | Node::Sequence(_) => false,
+    }
+}
+
+/// Recognises a closure body `X op E` (or `E == X`) where `E` is `#` or a pure function of
+/// it and `X` is invariant.
+pub(crate) fn detect(body: &Node, slot: usize) -> Option<FastAny> {
+    use crate::eval::StrOp;
+    let (op, inv, elem, span) = match body {
+        Node::StrOp(op, a, b, span) => {
+            let op = match op {
+                StrOp::Contains => ElemOp::Contains,
+                StrOp::StartsWith => ElemOp::StartsWith,
+                StrOp::EndsWith => ElemOp::EndsWith,
+            };
+            (op, &**a, &**b, *span)
+        }
+        Node::Matches(a, b, span) => (ElemOp::Matches, &**a, &**b, *span),
+        Node::Eq(a, b) => {
+            if elem_expr(a, slot).is_some() {
+                (ElemOp::Eq, &**b, &**a, Span::default())
+            } else {
+                (ElemOp::Eq, &**a, &**b, Span::default())
+            }
+        }
+        _ => return None,
+    };
+    let func = elem_expr(elem, slot)?;
+    if !invariant(inv, slot) {
+        return None;
+    }
+    Some(FastAny {
+        op,
+        func,
+        inv: inv.clone(),
+        span,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::env::{Environment, Function, Signature};
+    use crate::types::Type;
+
+    const STR_LIST: Type = Type::List(&Type::String);
+
+    /// Variables `l` (the list), `x` (a string) and `a` (any); `Up` is a pure upper-casing
+    /// function counting its calls in `calls`, `Imp` the same function not declared pure.
+    fn env(calls: Arc<AtomicUsize>) -> Environment {
+        let mut env = Environment::new();
+        env.add_variable("l", STR_LIST);
+        env.add_variable("x", Type::String);
+        env.add_variable("a", Type::Any);
+        let counted = calls.clone();
+        env.add_function(
+            Function::new(
+                "Up",
+                Signature::new([Type::String], Type::String),
+                move |args, _| {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    upper(args)
+                },
+            )
+            .pure(),
+        );
+        env.add_function(Function::new(
+            "Imp",
+            Signature::new([Type::String], Type::String),
+            move |args, _| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                upper(args)
+            },
+        ));
+        env
+    }
+
+    fn upper<'a>(args: &[Value<'a>]) -> Result<Value<'a>, crate::error::RuntimeError> {
+        match args.first().and_then(Value::as_str) {
+            Some(s) => Ok(Value::string(s.to_uppercase())),
+            None => Err(crate::error::RuntimeError::new("not a string")),
+        }
+    }
+
+    fn render(r: Result<Value<'_>, crate::error::RuntimeError>) -> String {
+        match r {
+            Ok(v) => crate::format::format_v(&v),
+            Err(e) => format!("error: {}", e.message()),
+        }
+    }
+
+    /// Evaluates `src` over `items` given as a data list and as a plain list.
+    fn both(
+        env: &Environment,
+        src: &str,
+        items: &[Value<'static>],
+        x: &str,
+        a: &Value<'static>,
+    ) -> (String, String) {
+        let p = crate::compile(src, env).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let data = Value::data_list(items.to_vec());
+        let plain = Value::list(items.to_vec());
+        let fast = render(p.eval(&[data, Value::str(x), a.clone()]));
+        let slow = render(p.eval(&[plain, Value::str(x), a.clone()]));
+        (fast, slow)
+    }
+
+    const SHAPES: &[&str] = &[
+        "any(l, {x contains #})",
+        "any(l, {Up(x) contains Up(#)})",
+        "any(l, {x startsWith #})",
+        "any(l, {x endsWith Up(#)})",
+        "any(l, {x == #})",
+        "any(l, {# == Up(x)})",
+        "any(l, {Up(x) matches Up(#)})",
+        "any(l, {x matches #})",
+        "any(l, {a contains #})",
+        "any(l, {a == #})",
+        "any(l, {a matches #})",
+        "any(l, {Up(a) contains Up(#)})",
+        "any(l, {Imp(x) contains Imp(#)})",
+        "any(l, {# contains x})",
+        "any(l, {Up(x) contains Up(#) && x != ''})",
+        "!any(l, {x endsWith #}) || any(l, {x startsWith #})",
+    ];
+
+    #[test]
+    fn indexes_answer_what_the_closure_loop_answers() {
+        let env = env(Arc::new(AtomicUsize::new(0)));
+        let lists: Vec<Vec<Value<'static>>> = vec![
+            vec![],
+            vec![Value::string("ab")],
+            vec![Value::string("ab"), Value::string("Xy"), Value::string("é")],
+            vec![Value::string("q"), Value::string("")],
+            vec![Value::string("a("), Value::string("b")],
+            vec![Value::string("b"), Value::string("a(")],
+            vec![Value::string("zz"), Value::Int(3), Value::string("ab")],
+            vec![Value::Nil, Value::string("ab")],
+        ];
+        let xs = ["", "ab", "xabx", "XY", "b", "é!", "zzab", "a(", "AB"];
+        let anys = [
+            Value::Nil,
+            Value::Int(1),
+            Value::string("xaby"),
+            Value::Bool(true),
+        ];
+        let mut checked = 0;
+        for shape in SHAPES {
+            for items in &lists {
+                for x in xs {
+                    for a in &anys {
+                        let (fast, slow) = both(&env, shape, items, x, a);
+                        assert_eq!(fast, slow, "{shape} over {items:?} with x={x:?} a={a:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    #[test]
+    fn closures_over_data_lists_are_recognised() {
+        let env = env(Arc::new(AtomicUsize::new(0)));
+        let fast = |src: &str| match crate::compile(src, &env).map(|p| p.root) {
+            Ok(Node::Predicate { fast, .. }) => fast.map(|f| f.op),
+            _ => None,
+        };
+        assert_eq!(fast("any(l, {x contains #})"), Some(ElemOp::Contains));
+        assert_eq!(fast("any(l, {Up(x) matches Up(#)})"), Some(ElemOp::Matches));
+        assert_eq!(fast("any(l, {# == Up(x)})"), Some(ElemOp::Eq));
+        assert_eq!(fast("any(l, {Up(a) endsWith #})"), Some(ElemOp::EndsWith));
+        // The element on the left, impure functions, other builtins: the closure loop.
+        assert_eq!(fast("any(l, {# contains x})"), None);
+        assert_eq!(fast("any(l, {Imp(x) contains #})"), None);
+        assert_eq!(fast("any(l, {x contains Imp(#)})"), None);
+        assert_eq!(fast("all(l, {x contains #})"), None);
+        assert_eq!(fast("any(l, {x contains # + x})"), None);
+    }
+
+    #[test]
+    fn mapped_elements_are_computed_once_per_list() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let env = env(calls.clone());
+        let items: Vec<Value<'static>> = (0..50).map(|i| Value::string(format!("p{i}"))).collect();
+        let list = Value::data_list(items);
+        let p = crate::compile("any(l, {Up(x) contains Up(#)})", &env).expect("compiles");
+        let run = |x: &str| p.eval_bool(&[list.clone(), Value::str(x), Value::Nil]);
+        assert_eq!(run("..P49.."), Ok(true));
+        let after_first = calls.load(Ordering::Relaxed);
+        assert_eq!(after_first, 51, "each element once, then x");
+        assert_eq!(run("nothing"), Ok(false));
+        assert_eq!(run("xp7"), Ok(true));
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            after_first + 2,
+            "only x afterwards"
+        );
+        // An empty list evaluates neither side, as the loop does.
+        let empty = Value::data_list(Vec::new());
+        assert_eq!(
+            p.eval_bool(&[empty, Value::str("x"), Value::Nil]),
+            Ok(false)
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), after_first + 2);
+    }
+
+    #[test]
+    fn invalid_patterns_fail_where_the_loop_fails() {
+        let env = env(Arc::new(AtomicUsize::new(0)));
+        let p = crate::compile("any(l, {x matches #})", &env).expect("compiles");
+        let list = Value::data_list(vec![Value::string("^a"), Value::string("(")]);
+        let run = |x: &str| render(p.eval(&[list.clone(), Value::str(x), Value::Nil]));
+        assert_eq!(run("abc"), "true");
+        assert!(
+            run("zzz").starts_with("error: invalid regular expression"),
+            "{}",
+            run("zzz")
+        );
+    }
+
+    #[test]
+    fn pure_calls_on_constants_are_folded() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let env = env(calls.clone());
+        let p = crate::compile("x contains Up('/admin')", &env).expect("compiles");
+        let folded = calls.load(Ordering::Relaxed);
+        assert_eq!(folded, 1);
+        assert_eq!(
+            p.eval_bool(&[Value::Nil, Value::str("x/ADMIN"), Value::Nil]),
+            Ok(true)
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), folded);
+        // Not folded: impure, or failing (the error comes at run time).
+        let p = crate::compile("Imp('a') == 'A'", &env).expect("compiles");
+        assert_eq!(
+            p.eval_bool(&[Value::Nil, Value::str(""), Value::Nil]),
+            Ok(true)
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), folded + 1);
+    }
+}
