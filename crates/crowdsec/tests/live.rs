@@ -281,12 +281,7 @@ fn batch(ip: &str, failures: usize, noise_lines: usize, seq: &mut usize) -> Vec<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tailed_log_survives_rotation_and_restart_without_loss_or_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("auth.log");
-    std::fs::write(&log, "").unwrap();
-    let acquis = format!(
-        "filenames:\n  - {}\nlabels:\n  type: syslog\n",
-        log.display()
-    );
+    let (log, acquis) = auth_log(dir.path(), "");
     let (cfg, ports) = setup(dir.path(), &acquis).await;
     let src = log.to_str().unwrap().to_owned();
     let hits =
@@ -300,15 +295,7 @@ async fn tailed_log_survives_rotation_and_restart_without_loss_or_duplicates() {
     })
     .await;
     // Give the tailer a moment to open the (empty) file before writing.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.log().contains("Starting processing data") {
-        assert!(
-            Instant::now() < deadline,
-            "agent did not start\n{}",
-            d.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_log(&d, "Starting processing data").await;
 
     // Phase 1: 6 failures from one attacker + noise, written live.
     let mut seq = 0;
@@ -413,15 +400,7 @@ async fn syslog_over_udp_and_tcp_in_both_formats_is_detected() {
     );
     let (cfg, ports) = setup(dir.path(), &acquis).await;
     let d = Daemon::start(&cfg, &dir.path().join("daemon.log"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.log().contains("Starting processing data") {
-        assert!(
-            Instant::now() < deadline,
-            "agent did not start\n{}",
-            d.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_log(&d, "Starting processing data").await;
     let now3164 = chrono::Utc::now().format("%b %e %H:%M:%S").to_string();
     let now5424 = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let rfc3164: Vec<String> = (0..6)
@@ -473,26 +452,13 @@ fn cscli() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_scenarios_and_cscli_metrics_reads_the_endpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("auth.log");
-    std::fs::write(&log, "").unwrap();
-    let acquis = format!(
-        "filenames:\n  - {}\nlabels:\n  type: syslog\n",
-        log.display()
-    );
+    let (log, acquis) = auth_log(dir.path(), "");
     let (cfg, ports) = setup(dir.path(), &acquis).await;
     // Start without the scenario: nothing can be banned.
     let scenario = dir.path().join("scenarios/ssh-bf.yaml");
     std::fs::remove_file(&scenario).unwrap();
     let d = Daemon::start(&cfg, &dir.path().join("daemon.log"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.log().contains("Starting processing data") {
-        assert!(
-            Instant::now() < deadline,
-            "agent did not start\n{}",
-            d.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_log(&d, "Starting processing data").await;
     let mut seq = 0;
     append(&log, &batch("203.0.113.31", 7, 0, &mut seq)).await;
     let src = log.to_str().unwrap().to_owned();
@@ -563,6 +529,17 @@ async fn sighup_reloads_scenarios_and_cscli_metrics_reads_the_endpoint() {
     d.stop().await;
 }
 
+/// An empty `auth.log` in `dir` and the acquis document tailing it as syslog, plus `extra`.
+fn auth_log(dir: &Path, extra: &str) -> (PathBuf, String) {
+    let log = dir.join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let acquis = format!(
+        "filenames:\n  - {}\nlabels:\n  type: syslog\n{extra}",
+        log.display()
+    );
+    (log, acquis)
+}
+
 /// Waits until the daemon log contains `what`.
 async fn wait_log(d: &Daemon, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -579,12 +556,7 @@ async fn wait_log(d: &Daemon, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_keeps_the_bucket_state_and_the_file_positions() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("auth.log");
-    std::fs::write(&log, "").unwrap();
-    let acquis = format!(
-        "filenames:\n  - {}\nlabels:\n  type: syslog\n",
-        log.display()
-    );
+    let (log, acquis) = auth_log(dir.path(), "");
     let (cfg, ports) = setup(dir.path(), &acquis).await;
     let src = log.to_str().unwrap().to_owned();
     let d = Daemon::start(&cfg, &dir.path().join("daemon.log"));
@@ -628,13 +600,8 @@ async fn sighup_keeps_the_bucket_state_and_the_file_positions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquisition_transform_splits_lines_before_parsing() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("auth.log");
-    std::fs::write(&log, "").unwrap();
     // Each line carries three sshd lines joined by " ;; ".
-    let acquis = format!(
-        "filenames:\n  - {}\nlabels:\n  type: syslog\ntransform: \"split(evt.Line.Raw, ' ;; ')\"\n",
-        log.display()
-    );
+    let (log, acquis) = auth_log(dir.path(), "transform: \"split(evt.Line.Raw, ' ;; ')\"\n");
     let (cfg, ports) = setup(dir.path(), &acquis).await;
     let src = log.to_str().unwrap().to_owned();
     let d = Daemon::start(&cfg, &dir.path().join("daemon.log"));
