@@ -208,11 +208,37 @@ impl FileMap {
     }
 }
 
+/// FNV-1a: file names are short and come from the configuration, and every evaluation of
+/// `File(...)` or `RegexpInFile(...)` hashes one.
+#[derive(Debug, Clone, Copy)]
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+/// Data files by name.
+type ByName<T> = HashMap<String, Arc<T>, std::hash::BuildHasherDefault<NameHasher>>;
+
 #[derive(Debug, Default)]
 struct Store {
-    strings: HashMap<String, Arc<StringList>>,
-    regexes: HashMap<String, Arc<RegexList>>,
-    maps: HashMap<String, Arc<FileMap>>,
+    strings: ByName<StringList>,
+    regexes: ByName<RegexList>,
+    maps: ByName<FileMap>,
 }
 
 /// The set of loaded data files, shared by every expression.

@@ -2,11 +2,14 @@
 //! upstream gives them (a statically mismatched argument is a compile error; a value of type
 //! `any` is checked when called and a mismatch is a runtime error).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
-use cs_expr::{CallContext, Environment, Function, RuntimeError, Signature, Str, Type, Value};
+use cs_expr::{
+    AsciiCase, CallContext, Environment, Function, RuntimeError, Signature, Str, Type, Value,
+};
 
 use crate::datafile::DataFiles;
 use crate::geoip::GeoIp;
@@ -257,6 +260,39 @@ fn str_fn<const N: usize>(env: &mut Environment, name: &'static str, f: fn([&str
     );
 }
 
+/// Shorthand: Go's `strings.ToUpper`/`ToLower` as `f`, which maps ASCII text with `case`.
+fn case_fn(env: &mut Environment, name: &'static str, case: AsciiCase, f: fn(&str) -> String) {
+    env.add_function(
+        Function::new(name, Signature::new([STR], STR), move |args, _cx| {
+            Ok(Value::string(f(s(args, 0, name)?)))
+        })
+        .ascii_case(case),
+    );
+}
+
+/// Shorthand: a function of one string that often returns it unchanged (unescaping text
+/// without escapes); the argument is then passed on instead of copied.
+fn cow_fn(env: &mut Environment, name: &'static str, f: for<'x> fn(&'x str) -> Cow<'x, str>) {
+    env.add_function(
+        Function::new(name, Signature::new([STR], STR), move |args, _cx| {
+            Ok(match arg(args, 0, name)? {
+                Value::Str(Str::Borrowed(text)) => match f(text) {
+                    Cow::Borrowed(part) => Value::Str(Str::Borrowed(part)),
+                    Cow::Owned(out) => Value::string(out),
+                },
+                Value::Str(Str::Shared(text)) => match f(text) {
+                    Cow::Borrowed(part) if part.len() == text.len() => {
+                        Value::Str(Str::Shared(text.clone()))
+                    }
+                    out => Value::string(out.into_owned()),
+                },
+                other => return Err(type_error(name, 0, "string", other)),
+            })
+        })
+        .pure(),
+    );
+}
+
 /// Shorthand: a function returning a part of its first string argument (the optional second
 /// one is a string too). The result borrows from the argument instead of copying it.
 fn substr_fn(
@@ -330,8 +366,8 @@ fn list_fn<const N: usize>(
 }
 
 fn register_strings(env: &mut Environment) {
-    str_fn(env, "Upper", |[x]| strings::upper(x));
-    str_fn(env, "Lower", |[x]| strings::lower(x));
+    case_fn(env, "Upper", AsciiCase::Upper, strings::upper);
+    case_fn(env, "Lower", AsciiCase::Lower, strings::lower);
     substr_fn(env, "TrimSpace", 1, |x, _| strings::trim_space(x));
     substr_fn(env, "Trim", 2, strings::trim);
     substr_fn(env, "TrimLeft", 2, strings::trim_left);
@@ -339,8 +375,8 @@ fn register_strings(env: &mut Environment) {
     substr_fn(env, "TrimPrefix", 2, strings::trim_prefix);
     substr_fn(env, "TrimSuffix", 2, strings::trim_suffix);
     str_fn(env, "ReplaceAll", |[x, o, n]| x.replace(o, n));
-    str_fn(env, "QueryUnescape", |[x]| url::query_unescape(x));
-    str_fn(env, "PathUnescape", |[x]| url::path_unescape(x));
+    cow_fn(env, "QueryUnescape", url::query_unescape);
+    cow_fn(env, "PathUnescape", url::path_unescape);
     str_fn(env, "QueryEscape", |[x]| url::query_escape(x));
     str_fn(env, "PathEscape", |[x]| url::path_escape(x));
     bool_fn(env, "Match", |[p, n]| strings::glob_match(p, n));
@@ -487,16 +523,19 @@ fn register_strings(env: &mut Environment) {
 }
 
 fn register_json(env: &mut Environment) {
-    env.add_function(Function::new(
-        "JsonExtract",
-        Signature::new([STR, STR], STR),
-        |args, _cx| {
-            Ok(Value::string(json::json_extract(
-                s(args, 0, "JsonExtract")?,
-                s(args, 1, "JsonExtract")?,
-            )))
-        },
-    ));
+    env.add_function(
+        Function::new(
+            "JsonExtract",
+            Signature::new([STR, STR], STR),
+            |args, _cx| {
+                Ok(Value::string(json::json_extract(
+                    s(args, 0, "JsonExtract")?,
+                    s(args, 1, "JsonExtract")?,
+                )))
+            },
+        )
+        .pure(),
+    );
     for (name, f) in [
         (
             "JsonExtractUnescape",

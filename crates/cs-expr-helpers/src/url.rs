@@ -1,6 +1,7 @@
 //! URL helpers with Go `net/url` semantics (`QueryUnescape`, `PathEscape`, `ParseUri`, ...) and
 //! CrowdSec's lenient `ParseQuery` / `ExtractQueryParam`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Query parameters: name → values in order of appearance (Go `url.Values`).
@@ -16,10 +17,10 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 /// Go `url.unescape`: `%XX` must be two hex digits (else an error), `+` becomes a space only in
-/// query mode.
-fn strict_unescape(s: &str, query: bool) -> Option<String> {
-    if !s.contains(['%', '+']) {
-        return Some(s.to_owned());
+/// query mode. Text without escapes is returned as is.
+fn strict_unescape(s: &str, query: bool) -> Option<Cow<'_, str>> {
+    if !(s.contains('%') || (query && s.contains('+'))) {
+        return Some(Cow::Borrowed(s));
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -42,17 +43,19 @@ fn strict_unescape(s: &str, query: bool) -> Option<String> {
             }
         }
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
-/// Go `url.QueryUnescape`; CrowdSec returns the input unchanged when it is malformed.
-pub fn query_unescape(s: &str) -> String {
-    strict_unescape(s, true).unwrap_or_else(|| s.to_owned())
+/// Go `url.QueryUnescape`; CrowdSec returns the input unchanged when it is malformed. The input
+/// is borrowed when it comes back unchanged.
+pub fn query_unescape(s: &str) -> Cow<'_, str> {
+    strict_unescape(s, true).unwrap_or(Cow::Borrowed(s))
 }
 
-/// Go `url.PathUnescape`; CrowdSec returns the input unchanged when it is malformed.
-pub fn path_unescape(s: &str) -> String {
-    strict_unescape(s, false).unwrap_or_else(|| s.to_owned())
+/// Go `url.PathUnescape`; CrowdSec returns the input unchanged when it is malformed. The input
+/// is borrowed when it comes back unchanged.
+pub fn path_unescape(s: &str) -> Cow<'_, str> {
+    strict_unescape(s, false).unwrap_or(Cow::Borrowed(s))
 }
 
 fn escape(s: &str, keep: impl Fn(u8) -> bool, space_plus: bool) -> String {
@@ -101,7 +104,10 @@ pub fn go_parse_query(query: &str) -> (QueryValues, bool) {
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match (strict_unescape(k, true), strict_unescape(v, true)) {
-            (Some(k), Some(v)) => values.entry(k).or_default().push(v),
+            (Some(k), Some(v)) => values
+                .entry(k.into_owned())
+                .or_default()
+                .push(v.into_owned()),
             _ => ok = false,
         }
     }

@@ -2,8 +2,9 @@
 //! whatever the file lines and the event text, the answer (value or error) is the one the
 //! closure loop gives over the same lines as a plain list, and nothing panics.
 
-use cs_expr::{Environment, Type, Value, compile, format::format_v};
+use cs_expr::{Effects, Environment, Type, Value, compile, format::format_v};
 use cs_expr_helpers::Helpers;
+use cs_types::Event;
 use proptest::prelude::*;
 
 /// Closure bodies of the hub's HTTP scenarios (`X` is the event text, `#` the line).
@@ -18,6 +19,11 @@ const BODIES: &[&str] = &[
     "Upper(x) matches Upper(#)",
     "x matches #",
     "PathUnescape(x) contains Upper(#)",
+    // Guards of the closure body: only the lines they accept run the body.
+    "x contains # ? true : false",
+    "Upper(x) contains Upper(#) ? # != 'b' : false",
+    "Lower(x) contains TrimPrefix(#, 'a') ? len(#) > 1 : false",
+    "x contains Trim(#, 'c') ? x : false",
 ];
 
 fn render(r: Result<Value<'_>, cs_expr::RuntimeError>) -> String {
@@ -88,4 +94,50 @@ fn reloaded_files_are_seen_by_compiled_filters() {
     assert_eq!(p.eval_bool(&vars), Ok(false));
     vars[slot] = Value::str("q=<SCRIPT>");
     assert_eq!(p.eval_bool(&vars), Ok(true));
+}
+
+/// A guarded body that changes the text its guard reads (`evt.SetMeta` on the field): the
+/// later lines are tested against the new text, as the loop does.
+#[test]
+fn guards_see_the_writes_of_earlier_bodies() {
+    let helpers = Helpers::new();
+    let lines = [
+        r#"{"uri": "/a", "next": "/b", "cve": "1"}"#,
+        r#"{"uri": "/b", "next": "/c", "cve": "2"}"#,
+        r#"{"uri": "/zz", "cve": "3"}"#,
+        r#"{"uri": "/c", "cve": "4"}"#,
+    ];
+    helpers
+        .data_files()
+        .insert("cves.json", "string", &lines.join("\n"))
+        .expect("loads");
+    let mut env = Environment::event();
+    let slot_l = env.add_variable("l", Type::List(&Type::String));
+    helpers.register(&mut env);
+    let body = "evt.Meta.http_path contains JsonExtract(#, 'uri') ? \
+                (evt.SetMeta('http_path', JsonExtract(#, 'next')) && JsonExtract(#, 'cve') == WANT) : false";
+    for want in ["'1'", "'4'", "'3'", "'9'"] {
+        let body = body.replace("WANT", want);
+        let indexed =
+            compile(&format!("any(File('cves.json'), {{{body}}})"), &env).expect("compiles");
+        let looped = compile(&format!("any(l, {{{body}}})"), &env).expect("compiles");
+        let mut evt = Event::new_log("", "file");
+        evt.set_meta("http_path", "/a?x");
+        let mut vars = vec![Value::Nil; 2];
+        vars[0] = Value::object(&evt);
+        vars[slot_l] = Value::list(lines.iter().map(|l| Value::str(l)).collect());
+        let (mut fx_indexed, mut fx_looped) = (Effects::new(), Effects::new());
+        let got = render(indexed.run(&vars, &mut fx_indexed));
+        assert_eq!(got, render(looped.run(&vars, &mut fx_looped)), "{want}");
+        assert_eq!(fx_indexed, fx_looped, "{want}");
+        assert_eq!(
+            got,
+            if want == "'9'" || want == "'3'" {
+                "false"
+            } else {
+                "true"
+            },
+            "{want}"
+        );
+    }
 }

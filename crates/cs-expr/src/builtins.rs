@@ -748,7 +748,7 @@ fn bit2<'a>(
     Ok(Value::Int(f(int_arg(a, 0, name)?, int_arg(a, 1, name)?)))
 }
 
-fn pred_bool(v: Value<'_>, span: Span) -> Result<bool, Ex> {
+pub(crate) fn pred_bool(v: Value<'_>, span: Span) -> Result<bool, Ex> {
     match v {
         Value::Bool(b) => Ok(b),
         other => Err(Ex::Err(

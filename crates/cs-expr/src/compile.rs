@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::builtins::{self, DURATION_METHODS, TIME_METHODS};
 use crate::env::{Environment, Signature};
 use crate::error::{CompileError, Span};
-use crate::eval::{Coerce, Node, Program, Root, Step, StepKind, StrOp};
+use crate::eval::{CaseCmp, CaseOp, Coerce, Node, Program, Root, Step, StepKind, StrOp};
 use crate::parser::{self, Expr, ExprKind};
 use crate::types::{MethodDef, Type};
 use crate::value::Value;
@@ -110,6 +110,134 @@ fn key_step(base: Node, elem: Type, key: &str, span: Span) -> Node {
     }
 }
 
+/// The elements of a constant list when they are all strings (`x in ['GET', 'HEAD']`).
+fn const_strs(list: &Value<'_>) -> Option<Box<[Box<str>]>> {
+    let list = list.as_list()?;
+    list.iter()
+        .map(|v| match v {
+            Value::Str(s) => Some(s.as_str().into()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `F(x) op "const"` where `F` declares its [ASCII case mapping](crate::Function::ascii_case),
+/// as [`Node::CaseCmp`].
+fn case_cmp(op: CaseOp, call: &Node, other: &Node, span: Span) -> Option<Node> {
+    match (call, other) {
+        (
+            Node::Call {
+                func,
+                args,
+                ascii_case: Some(case),
+                span: call_span,
+                ..
+            },
+            Node::Const(Value::Str(needle)),
+        ) if args.len() == 1 => Some(Node::CaseCmp(Box::new(CaseCmp {
+            op,
+            case: *case,
+            func: func.clone(),
+            arg: args[0].0.clone(),
+            coerce: args[0].1,
+            needle: needle.as_str().into(),
+            call_span: *call_span,
+            span,
+        }))),
+        _ => None,
+    }
+}
+
+/// `root.Field.key` of a variable (`evt.Meta.x`) as [`Node::MemoStr`]; other nodes as is.
+pub(crate) fn memo_field(node: Node) -> Node {
+    match node {
+        Node::StrMapKey {
+            root: Root::Var(i),
+            index,
+            ref key,
+            ..
+        } => {
+            let id = memo_id(format!("${i}.{index}[{key:?}]"));
+            Node::MemoStr(id, Box::new(node))
+        }
+        other => other,
+    }
+}
+
+/// A predicate that reads a typed string map of a variable (`evt.Meta.x`) and compares it with
+/// constants becomes [`Node::Memo`], under an id shared by every program with the same
+/// predicate, and the field it reads a [`Node::MemoStr`] (several predicates read the same
+/// field); other nodes are returned as is.
+fn memoize(node: Node) -> Node {
+    fn field(n: &Node) -> Option<String> {
+        match n {
+            Node::StrMapKey {
+                root: Root::Var(i),
+                index,
+                key,
+                ..
+            } => Some(format!("${i}.{index}[{key:?}]")),
+            _ => None,
+        }
+    }
+    let key = match &node {
+        Node::StrMapKeyEq {
+            root: Root::Var(i),
+            index,
+            key,
+            value,
+            ..
+        } => format!("${i}.{index}[{key:?}] == {value:?}"),
+        Node::InStrs(a, strs) => match field(a) {
+            Some(f) => format!("{f} in {strs:?}"),
+            None => return node,
+        },
+        Node::StrOp(op, a, b, _) => match (field(a), &**b) {
+            (Some(f), Node::Const(Value::Str(c))) => format!("{f} {op:?} {:?}", c.as_str()),
+            _ => return node,
+        },
+        Node::MatchesConst(a, re, _) => match field(a) {
+            Some(f) => format!("{f} matches {:?}", re.as_str()),
+            None => return node,
+        },
+        Node::CaseCmp(c) => match (field(&c.arg), c.coerce) {
+            // The function is told apart by its address: it is kept alive by the program, and
+            // programs sharing a memo are alive together.
+            (Some(f), Coerce::None) => format!(
+                "{:?}/{:?}/{:p}({f}) {:?}",
+                c.op,
+                c.case,
+                Arc::as_ptr(&c.func).cast::<u8>(),
+                c.needle
+            ),
+            _ => return node,
+        },
+        _ => return node,
+    };
+    let node = match node {
+        Node::InStrs(a, strs) => Node::InStrs(Box::new(memo_field(*a)), strs),
+        Node::StrOp(op, a, b, span) => Node::StrOp(op, Box::new(memo_field(*a)), b, span),
+        Node::MatchesConst(a, re, span) => Node::MatchesConst(Box::new(memo_field(*a)), re, span),
+        Node::CaseCmp(mut c) => {
+            c.arg = memo_field(std::mem::replace(&mut c.arg, Node::Const(Value::Nil)));
+            Node::CaseCmp(c)
+        }
+        other => other,
+    };
+    Node::Memo(memo_id(key), Box::new(node))
+}
+
+/// The id of a memoised predicate or field, the same for the same one across compilations.
+fn memo_id(key: String) -> u32 {
+    static IDS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, u32>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut ids = IDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    *ids.entry(key).or_insert(next)
+}
+
 fn stringish(t: Type) -> bool {
     matches!(t, Type::String | Type::Any | Type::Nil)
 }
@@ -175,7 +303,7 @@ impl Compiler<'_> {
                             format!("invalid operation: {op} (mismatched types {t} and bool)"),
                         ));
                     }
-                    nodes.push(n);
+                    nodes.push(memoize(n));
                 }
                 let node = if *op == "&&" {
                     Node::And(nodes, span)
@@ -374,6 +502,16 @@ impl Compiler<'_> {
                 if !comparable(at, bt) {
                     return Err(mismatch(self));
                 }
+                if let Some(node) = case_cmp(CaseOp::Eq, &a, &b, span)
+                    .or_else(|| case_cmp(CaseOp::Eq, &b, &a, span))
+                {
+                    let node = if op == "==" {
+                        node
+                    } else {
+                        Node::Not(Box::new(node), span)
+                    };
+                    return Ok((node, Type::Bool));
+                }
                 let eq = match (*a, *b) {
                     (
                         Node::StrMapKey {
@@ -449,6 +587,11 @@ impl Compiler<'_> {
                 if !ok {
                     return Err(mismatch(self));
                 }
+                if let Node::Const(list) = &*b
+                    && let Some(strs) = const_strs(list)
+                {
+                    return Ok((Node::InStrs(a, strs), Type::Bool));
+                }
                 Ok((Node::In(a, b, span), Type::Bool))
             }
             "contains" | "startsWith" | "endsWith" => {
@@ -460,7 +603,10 @@ impl Compiler<'_> {
                     "startsWith" => StrOp::StartsWith,
                     _ => StrOp::EndsWith,
                 };
-                Ok((Node::StrOp(sop, a, b, span), Type::Bool))
+                match case_cmp(CaseOp::Str(sop), &a, &b, span) {
+                    Some(node) => Ok((node, Type::Bool)),
+                    None => Ok((Node::StrOp(sop, a, b, span), Type::Bool)),
+                }
             }
             ".." => {
                 if !matches!(at, Type::Int | Type::Any) || !matches!(bt, Type::Int | Type::Any) {
@@ -503,6 +649,13 @@ impl Compiler<'_> {
                 span,
                 format!("invalid operation: matches (mismatched types {at} and {bt})"),
             ));
+        }
+        // A pattern folded to a constant (`matches Upper('/x')`) is compiled once; an invalid
+        // one stays an error of the evaluation, as written.
+        if let Node::Const(Value::Str(pattern)) = &bn
+            && let Ok(re) = crate::goregex::compile(pattern.as_str())
+        {
+            return Ok((Node::MatchesConst(Box::new(an), re, span), Type::Bool));
         }
         Ok((Node::Matches(Box::new(an), Box::new(bn), span), Type::Bool))
     }
@@ -678,9 +831,31 @@ impl Compiler<'_> {
         if let Some(f) = self.env.functions.get(name) {
             let func = f.func.clone();
             let sigs = f.signatures.clone();
-            let pure = f.pure;
+            let (pure, ascii_case) = (f.pure, f.ascii_case);
             let argv = self.args(args)?;
-            return self.native_call(name, func, pure, &sigs, argv, span);
+            let node = self.native_call(name, func, pure, &sigs, argv, span)?;
+            return Ok(match node {
+                (
+                    Node::Call {
+                        func,
+                        args,
+                        pure,
+                        span,
+                        ..
+                    },
+                    ty,
+                ) if args.len() == 1 => (
+                    Node::Call {
+                        func,
+                        args,
+                        pure,
+                        ascii_case,
+                        span,
+                    },
+                    ty,
+                ),
+                other => other,
+            });
         }
         if let Some((kind, min, max)) = builtins::predicate_kind(name) {
             return self.predicate(name, kind, min, max, args, span);
@@ -773,6 +948,7 @@ impl Compiler<'_> {
             func,
             args,
             pure,
+            ascii_case: None,
             span,
         };
         Ok((self.fold(node), sig.ret))
@@ -798,6 +974,7 @@ impl Compiler<'_> {
                 effects: &mut effects,
                 clock: self.env.clock.as_ref(),
             },
+            memo: None,
         };
         match node.eval(&mut fr) {
             Ok(v) if effects.is_empty() => Node::Const(v.into_static()),
@@ -874,7 +1051,9 @@ impl Compiler<'_> {
         };
         let ty = builtins::predicate_type(kind, lt, elem);
         let fast = match &body {
-            Some(b) if kind == Pred::Any => crate::datalist::detect(b, slot).map(Arc::new),
+            Some(b) if kind == Pred::Any => crate::datalist::detect(b, slot)
+                .or_else(|| crate::datalist::detect_guard(b, slot))
+                .map(Arc::new),
             _ => None,
         };
         Ok((

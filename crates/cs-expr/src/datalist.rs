@@ -1,13 +1,17 @@
 //! Long-lived lists (data file contents) and the indexes built over them for the scenario
-//! filter shape `any(File("x.txt"), {X op F(#)})`.
+//! filter shapes `any(File("x.txt"), {X op F(#)})` and `any(File("x.txt"), {X contains F(#) ?
+//! THEN : false})`.
 //!
-//! A [`DataList`] carries the indexes computed from its elements: for a pure function `F` (or
-//! none) and an operator, `F` is applied to every element once and the results are turned into
-//! an Aho-Corasick automaton (`contains`), a hash set (`==`), a list of strings (`startsWith`,
-//! `endsWith`) or compiled regexes (`matches`). `any` then evaluates `X` once per call and asks
-//! the index, instead of evaluating the closure for every element. The answer is the one the
-//! closure loop gives, errors included; shapes the index cannot answer exactly fall back to the
-//! loop.
+//! A [`DataList`] carries the indexes computed from its elements: for a pure function `F` of
+//! the element and constants (or none) and an operator, `F` is applied to every element once
+//! and the results are turned into an Aho-Corasick automaton (`contains`), a hash set (`==`), a
+//! list of strings (`startsWith`, `endsWith`) or compiled regexes (`matches`). `any` then
+//! evaluates `X` once per call and asks the index, instead of evaluating the closure for every
+//! element. When `X` is `Upper(y)` or `Lower(y)` (see [`crate::Function::ascii_case`]), an ASCII
+//! `y` is looked up in an ASCII case-insensitive automaton without computing `X`. With a guard
+//! (`? THEN : false`), the index tells which elements pass it, and only those run `THEN`. The
+//! answer is the one the closure loop gives, errors and side effects included; shapes the index
+//! cannot answer exactly fall back to the loop.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -15,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use aho_corasick::AhoCorasick;
 use regex::Regex;
 
-use crate::env::NativeFn;
+use crate::env::{AsciiCase, NativeFn};
 use crate::error::Span;
 use crate::eval::{Coerce, Ex, Frame, Node};
 use crate::value::Value;
@@ -41,8 +45,10 @@ const MAX_DERIVED: usize = 32;
 
 struct Derived {
     /// The function applied to the elements (kept alive so that pointer identity is sound).
-    func: Option<Arc<NativeFn>>,
+    func: Option<ElemFn>,
     op: ElemOp,
+    /// The case mapping of `X` the index also answers for (see [`FastAny::case`]).
+    case: Option<AsciiCase>,
     index: Arc<Index>,
 }
 
@@ -63,15 +69,17 @@ impl DataList {
     /// The index of `op` over the elements mapped through `func`, built on first use.
     fn index(
         &self,
-        func: Option<&Arc<NativeFn>>,
+        func: Option<&ElemFn>,
         op: ElemOp,
+        case: Option<AsciiCase>,
         fr: &mut Frame<'_, '_>,
     ) -> Arc<Index> {
         let same = |d: &Derived| {
             d.op == op
+                && d.case == case
                 && match (&d.func, func) {
                     (None, None) => true,
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (Some(a), Some(b)) => a.same(b),
                     _ => false,
                 }
         };
@@ -85,7 +93,7 @@ impl DataList {
         if let Some(index) = cached {
             return index;
         }
-        let index = Arc::new(Index::build(&self.items, func, op, fr));
+        let index = Arc::new(Index::build(&self.items, func, op, case, fr));
         let mut derived = self
             .derived
             .write()
@@ -101,6 +109,7 @@ impl DataList {
         derived.push(Derived {
             func: func.cloned(),
             op,
+            case,
             index: index.clone(),
         });
         index
@@ -132,6 +141,14 @@ enum Index {
     Contains {
         ac: Option<AhoCorasick>,
         has_empty: bool,
+        /// Position in the list of the element of each pattern of the automata.
+        pattern_elems: Vec<usize>,
+        /// Positions of the empty elements.
+        empty_elems: Vec<usize>,
+        /// For `F(x) contains E` where `F` maps ASCII text with a case mapping that leaves every
+        /// element unchanged: an ASCII case-insensitive automaton of the elements, which finds
+        /// them in `F(x)` by reading `x` when it is ASCII.
+        nocase: Option<AhoCorasick>,
     },
     /// `startsWith` / `endsWith`: the elements.
     Affixes(Vec<Box<str>>),
@@ -144,15 +161,16 @@ enum Index {
 impl Index {
     fn build(
         items: &[Value<'static>],
-        func: Option<&Arc<NativeFn>>,
+        func: Option<&ElemFn>,
         op: ElemOp,
+        case: Option<AsciiCase>,
         fr: &mut Frame<'_, '_>,
     ) -> Self {
         let mut mapped: Vec<Box<str>> = Vec::with_capacity(items.len());
         for item in items {
             let v = match func {
                 None => item.clone(),
-                Some(f) => match f(std::slice::from_ref(item), &mut fr.cx) {
+                Some(f) => match f.apply(item, fr) {
                     Ok(v) => v,
                     Err(_) => return Index::Unsupported,
                 },
@@ -164,22 +182,42 @@ impl Index {
         }
         match op {
             ElemOp::Contains => {
-                let has_empty = mapped.iter().any(|s| s.is_empty());
-                let patterns: Vec<&str> = mapped
+                let (empty, patterns): (Vec<_>, Vec<_>) = mapped
                     .iter()
-                    .filter(|s| !s.is_empty())
                     .map(|s| &**s)
-                    .collect();
+                    .enumerate()
+                    .partition(|(_, s)| s.is_empty());
+                let has_empty = !empty.is_empty();
+                let empty_elems = empty.into_iter().map(|(i, _)| i).collect();
+                let (pattern_elems, patterns): (Vec<usize>, Vec<&str>) =
+                    patterns.into_iter().unzip();
                 if patterns.is_empty() {
                     return Index::Contains {
                         ac: None,
                         has_empty,
+                        pattern_elems,
+                        empty_elems,
+                        nocase: None,
                     };
                 }
+                // A pattern byte `B` of the case-insensitive automaton accepts the text bytes
+                // whose mapping is `B` when `B` is not of the other case (`A` accepts `a` and
+                // `A`, which both upper-case to `A`; `/` only accepts `/`).
+                let stable =
+                    |case: AsciiCase| patterns.iter().all(|p| p.bytes().all(|b| case.map(b) == b));
+                let nocase = case.filter(|c| stable(*c)).and_then(|_| {
+                    aho_corasick::AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(true)
+                        .build(&patterns)
+                        .ok()
+                });
                 match AhoCorasick::new(&patterns) {
                     Ok(ac) => Index::Contains {
                         ac: Some(ac),
                         has_empty,
+                        pattern_elems,
+                        empty_elems,
+                        nocase,
                     },
                     Err(_) => Index::Unsupported,
                 }
@@ -200,10 +238,25 @@ impl Index {
 pub(crate) struct FastAny {
     pub op: ElemOp,
     /// The pure function applied to the element (its parameter type is the element type).
-    pub func: Option<Arc<NativeFn>>,
+    pub func: Option<ElemFn>,
     /// `X`: does not depend on the element and has no side effect.
     pub inv: Node,
     /// Position of the comparison, for errors.
+    pub span: Span,
+    /// For `contains` when `X` is `G(y)` with `G` declaring an ASCII case mapping (`Upper`):
+    /// the mapping, `G`, `y` with its coercion, and the position of the call. An ASCII `y` is
+    /// then looked up without calling `G`.
+    pub case: Option<CaseArg>,
+    /// The comparison is the guard of the body (see [`detect_guard`]), not the body.
+    pub guard: bool,
+}
+
+/// `G(y)` in [`FastAny::case`].
+pub(crate) struct CaseArg {
+    pub case: AsciiCase,
+    pub func: Arc<NativeFn>,
+    pub arg: Node,
+    pub coerce: Coerce,
     pub span: Span,
 }
 
@@ -218,11 +271,27 @@ impl FastAny {
         if list.items.is_empty() {
             return Ok(Some(false));
         }
-        let index = list.index(self.func.as_ref(), self.op, fr);
+        let case = self.case.as_ref().map(|c| c.case);
+        let index = list.index(self.func.as_ref(), self.op, case, fr);
         if matches!(*index, Index::Unsupported) {
             return Ok(None);
         }
-        let x = self.inv.eval(fr)?;
+        let x = match self.subject(&index, fr)? {
+            Subject::Value(x) => x,
+            Subject::Ascii(y) => {
+                let Index::Contains {
+                    nocase: Some(nocase),
+                    has_empty,
+                    ..
+                } = &*index
+                else {
+                    return Ok(None);
+                };
+                return Ok(Some(
+                    *has_empty || y.as_str().is_some_and(|s| nocase.is_match(s)),
+                ));
+            }
+        };
         let s = match &x {
             Value::Str(s) => s.as_str(),
             // Every operator is false against nil (and `==` against any non-string).
@@ -233,7 +302,7 @@ impl FastAny {
         };
         Ok(Some(match &*index {
             Index::Unsupported => return Ok(None),
-            Index::Contains { ac, has_empty } => {
+            Index::Contains { ac, has_empty, .. } => {
                 *has_empty || ac.as_ref().is_some_and(|ac| ac.is_match(s))
             }
             Index::Affixes(list) => {
@@ -265,9 +334,169 @@ impl FastAny {
     }
 }
 
-/// Whether `node` is `#` (the element in `slot`) or a pure native function of it whose
-/// parameter type is the element type.
-fn elem_expr(node: &Node, slot: usize) -> Option<Option<Arc<NativeFn>>> {
+/// `X` as [`FastAny`] looks it up.
+enum Subject<'a> {
+    /// The value of `X`.
+    Value(Value<'a>),
+    /// The ASCII argument `y` of `X = G(y)` (see [`FastAny::case`]), for the case-insensitive
+    /// automaton.
+    Ascii(Value<'a>),
+}
+
+impl FastAny {
+    /// Evaluates `X`, or only its argument when `index` can answer from it.
+    fn subject<'a>(&self, index: &Index, fr: &mut Frame<'a, '_>) -> Result<Subject<'a>, Ex> {
+        let (
+            Some(c),
+            Index::Contains {
+                nocase: Some(_), ..
+            },
+        ) = (&self.case, index)
+        else {
+            return Ok(Subject::Value(self.inv.eval(fr)?));
+        };
+        let y = c.arg.eval(fr)?;
+        let y = crate::eval::coerce_arg(y, c.coerce).map_err(|e| Ex::Err(e.with_span(c.span)))?;
+        if let Value::Str(s) = &y
+            && s.as_str().is_ascii()
+        {
+            return Ok(Subject::Ascii(y));
+        }
+        (c.func)(std::slice::from_ref(&y), &mut fr.cx)
+            .map(Subject::Value)
+            .map_err(|e| Ex::Err(e.with_span(c.span)))
+    }
+
+    /// For a guard (`any(LIST, {X contains F(#) ? THEN : false})`): the positions, in order, of
+    /// the elements for which `X contains F(#)` holds, the only ones whose body is not `false`;
+    /// `None` when the loop must decide.
+    fn candidates(
+        &self,
+        list: &DataList,
+        fr: &mut Frame<'_, '_>,
+    ) -> Result<Option<Vec<usize>>, Ex> {
+        let case = self.case.as_ref().map(|c| c.case);
+        let index = list.index(self.func.as_ref(), self.op, case, fr);
+        let Index::Contains {
+            ac,
+            nocase,
+            pattern_elems,
+            empty_elems,
+            ..
+        } = &*index
+        else {
+            return Ok(None);
+        };
+        let subject = self.subject(&index, fr)?;
+        let (ac, text) = match &subject {
+            Subject::Ascii(Value::Str(y)) => (nocase.as_ref(), y.as_str()),
+            Subject::Value(Value::Str(x)) => (ac.as_ref(), x.as_str()),
+            // `nil contains E` is false.
+            Subject::Value(Value::Nil) => return Ok(Some(Vec::new())),
+            _ => return Ok(None),
+        };
+        let mut found: Vec<usize> = empty_elems.clone();
+        if let Some(ac) = ac {
+            found.extend(
+                ac.find_overlapping_iter(text)
+                    .map(|m| pattern_elems[m.pattern().as_usize()]),
+            );
+        }
+        found.sort_unstable();
+        found.dedup();
+        Ok(Some(found))
+    }
+
+    /// `any` over `list` with the guarded `body` (see [`detect_guard`]): the body is evaluated
+    /// on the [candidates](FastAny::candidates) only, in order, as the loop would (the others
+    /// give `false` without side effect). Once a body has requested side effects, which later
+    /// guards may read, the remaining elements are all evaluated.
+    pub(crate) fn guarded_any<'a>(
+        &self,
+        list: &DataList,
+        body: &Node,
+        slot: usize,
+        span: Span,
+        fr: &mut Frame<'a, '_>,
+    ) -> Result<Option<bool>, Ex> {
+        let Some(candidates) = self.candidates(list, fr)? else {
+            return Ok(None);
+        };
+        let items = list.items();
+        let test = |fr: &mut Frame<'a, '_>, i: usize| -> Result<bool, Ex> {
+            crate::eval::set_local(fr, slot, items[i].clone());
+            crate::eval::set_local(fr, slot + 1, Value::Int(i as i64));
+            crate::builtins::pred_bool(body.eval(fr)?, span)
+        };
+        for i in candidates {
+            let before = fr.cx.effects.0.len();
+            if test(fr, i)? {
+                return Ok(Some(true));
+            }
+            if fr.cx.effects.0.len() != before {
+                for j in i + 1..items.len() {
+                    if test(fr, j)? {
+                        return Ok(Some(true));
+                    }
+                }
+                return Ok(Some(false));
+            }
+        }
+        Ok(Some(false))
+    }
+}
+
+/// Recognises a closure body `X contains F(#) ? THEN : false` (the guard of a side effect, as
+/// in `any(File(...), {X contains JsonExtract(#, 'uri') ? evt.SetMeta(...) : false})`) where
+/// `F(#)` is a pure function of the element alone.
+pub(crate) fn detect_guard(body: &Node, slot: usize) -> Option<FastAny> {
+    let Node::Cond(guard, _, otherwise, _) = body else {
+        return None;
+    };
+    if !matches!(&**otherwise, Node::Const(Value::Bool(false))) {
+        return None;
+    }
+    let mut fast = detect(guard, slot).filter(|f| f.op == ElemOp::Contains)?;
+    fast.guard = true;
+    Some(fast)
+}
+
+/// `F(#, constants...)`: a pure function applied to the element and constant arguments.
+#[derive(Clone)]
+pub(crate) struct ElemFn {
+    func: Arc<NativeFn>,
+    consts: Vec<Value<'static>>,
+}
+
+impl ElemFn {
+    fn same(&self, other: &ElemFn) -> bool {
+        Arc::ptr_eq(&self.func, &other.func)
+            && self.consts.len() == other.consts.len()
+            && self
+                .consts
+                .iter()
+                .zip(&other.consts)
+                .all(|(a, b)| a.type_name() == b.type_name() && crate::ops::equal(a, b))
+    }
+
+    fn apply<'a>(
+        &self,
+        item: &Value<'a>,
+        fr: &mut Frame<'_, '_>,
+    ) -> Result<Value<'a>, crate::error::RuntimeError> {
+        if self.consts.is_empty() {
+            return (self.func)(std::slice::from_ref(item), &mut fr.cx);
+        }
+        let mut args = Vec::with_capacity(1 + self.consts.len());
+        args.push(item.clone());
+        args.extend(self.consts.iter().cloned());
+        (self.func)(&args, &mut fr.cx)
+    }
+}
+
+/// Whether `node` is `#` (the element in `slot`) or a pure native function of it (whose
+/// parameter type is the element type) and of constants.
+fn elem_expr(node: &Node, slot: usize) -> Option<Option<ElemFn>> {
     match node {
         Node::Local(i) if *i == slot => Some(None),
         Node::Call {
@@ -275,8 +504,20 @@ fn elem_expr(node: &Node, slot: usize) -> Option<Option<Arc<NativeFn>>> {
             args,
             pure: true,
             ..
-        } => match args.as_slice() {
-            [(Node::Local(i), Coerce::None)] if *i == slot => Some(Some(func.clone())),
+        } => match args.split_first() {
+            Some(((Node::Local(i), Coerce::None), rest)) if *i == slot => {
+                let consts = rest
+                    .iter()
+                    .map(|(a, c)| match (a, c) {
+                        (Node::Const(v), Coerce::None) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Some(ElemFn {
+                    func: func.clone(),
+                    consts,
+                }))
+            }
             _ => None,
         },
         _ => None,
@@ -302,7 +543,12 @@ pub(crate) fn invariant(node: &Node, slot: usize) -> bool {
         }
         Node::Call { args, pure, .. } => *pure && args.iter().all(|(a, _)| inv(a)),
         Node::Not(a, _) | Node::Neg(a, _) | Node::Plus(a, _) | Node::Chain(a) => inv(a),
-        Node::EqConst(a, _) | Node::EqStr(a, _) | Node::MatchesConst(a, _, _) => inv(a),
+        Node::EqConst(a, _)
+        | Node::EqStr(a, _)
+        | Node::MatchesConst(a, _, _)
+        | Node::InStrs(a, _) => inv(a),
+        Node::CaseCmp(c) => inv(&c.arg),
+        Node::Memo(_, inner) | Node::MemoStr(_, inner) => inv(inner),
         Node::And(items, _) | Node::Or(items, _) | Node::Array(items) => items.iter().all(inv),
         Node::Eq(a, b)
         | Node::Cmp(_, a, b, _)
@@ -353,11 +599,29 @@ pub(crate) fn detect(body: &Node, slot: usize) -> Option<FastAny> {
     if !invariant(inv, slot) {
         return None;
     }
+    let case = match inv {
+        Node::Call {
+            func,
+            args,
+            ascii_case: Some(case),
+            span,
+            ..
+        } if op == ElemOp::Contains && args.len() == 1 => Some(CaseArg {
+            case: *case,
+            func: func.clone(),
+            arg: crate::compile::memo_field(args[0].0.clone()),
+            coerce: args[0].1,
+            span: *span,
+        }),
+        _ => None,
+    };
     Some(FastAny {
         op,
         func,
-        inv: inv.clone(),
+        inv: crate::compile::memo_field(inv.clone()),
         span,
+        case,
+        guard: false,
     })
 }
 

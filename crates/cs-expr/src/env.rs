@@ -144,6 +144,26 @@ impl fmt::Display for Signature {
     }
 }
 
+/// The ASCII case mapping a function of one string applies to ASCII text, declared with
+/// [`Function::ascii_case`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsciiCase {
+    /// `a`-`z` become `A`-`Z` (Go's `strings.ToUpper` on ASCII text).
+    Upper,
+    /// `A`-`Z` become `a`-`z` (Go's `strings.ToLower` on ASCII text).
+    Lower,
+}
+
+impl AsciiCase {
+    /// The mapping of one byte.
+    pub(crate) fn map(self, b: u8) -> u8 {
+        match self {
+            AsciiCase::Upper => b.to_ascii_uppercase(),
+            AsciiCase::Lower => b.to_ascii_lowercase(),
+        }
+    }
+}
+
 /// A named native function with one or more typed signatures (overloads).
 #[derive(Clone)]
 pub struct Function {
@@ -151,6 +171,7 @@ pub struct Function {
     pub(crate) signatures: Vec<Signature>,
     pub(crate) func: Arc<NativeFn>,
     pub(crate) pure: bool,
+    pub(crate) ascii_case: Option<AsciiCase>,
 }
 
 impl Function {
@@ -167,6 +188,7 @@ impl Function {
             signatures: vec![signature],
             func: Arc::new(f),
             pure: false,
+            ascii_case: None,
         }
     }
 
@@ -176,6 +198,17 @@ impl Function {
     /// long-lived list (see [`crate::Value::data_list`]) instead of once per evaluation.
     pub fn pure(mut self) -> Self {
         self.pure = true;
+        self
+    }
+
+    /// Declares a pure function of one string (`Upper`, `Lower`) that returns `case` applied to
+    /// its argument when the argument is ASCII. Comparisons of such a call with a constant
+    /// string (`Upper(x) contains 'ADMIN'`, `Lower(x) == 'post'`...) are then decided on the
+    /// argument without calling the function (nor allocating its result) when it is ASCII; other
+    /// arguments go through the function.
+    pub fn ascii_case(mut self, case: AsciiCase) -> Self {
+        self.pure = true;
+        self.ascii_case = Some(case);
         self
     }
 
@@ -207,6 +240,7 @@ impl fmt::Debug for Function {
             .field("name", &self.name)
             .field("signatures", &self.signatures)
             .field("pure", &self.pure)
+            .field("ascii_case", &self.ascii_case)
             .finish_non_exhaustive()
     }
 }

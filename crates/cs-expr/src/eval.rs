@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use crate::env::{Clock, NativeFn};
+use crate::env::{AsciiCase, Clock, NativeFn};
 use crate::error::{RuntimeError, Span};
 use crate::ops;
 use crate::types::Type;
@@ -176,6 +176,76 @@ impl CallContext<'_> {
     }
 }
 
+/// Answers of event predicates (`evt.Meta.log_type in [...]`, `evt.Meta.service == 'http'`,
+/// `Upper(evt.Meta.http_path) contains '/ADMIN'`...) kept across the evaluations of programs on
+/// the same variables, such as the filters of every scenario on one event: each predicate is
+/// then decided once for all the programs that test it. Pass it to [`Program::run_memo`] and
+/// [`Memo::clear`] it whenever the variables change (a new event, or the event was modified).
+///
+/// Only predicates that read typed string maps of the variables (no function with state or
+/// side effect) are memoised, and not while the evaluation has pending side effects (which the
+/// reads would see).
+#[derive(Debug, Clone, Default)]
+pub struct Memo {
+    /// By predicate id: 0 unknown, 1 false, 2 true.
+    answers: Vec<u8>,
+    /// By field id: the text of the field, once read.
+    fields: Vec<Option<Arc<str>>>,
+    /// The ids set since the last [`Memo::clear`] (ids are shared by every program of the
+    /// process, a memo only sees a few of them).
+    set: Vec<u32>,
+}
+
+impl Memo {
+    /// No answer known.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets every answer.
+    pub fn clear(&mut self) {
+        for id in self.set.drain(..) {
+            let i = id as usize;
+            if let Some(a) = self.answers.get_mut(i) {
+                *a = 0;
+            }
+            if let Some(f) = self.fields.get_mut(i) {
+                *f = None;
+            }
+        }
+    }
+
+    fn field(&self, id: u32) -> Option<&Arc<str>> {
+        self.fields.get(id as usize)?.as_ref()
+    }
+
+    fn set_field(&mut self, id: u32, text: &str) {
+        let i = id as usize;
+        if self.fields.len() <= i {
+            self.fields.resize(i + 1, None);
+        }
+        self.fields[i] = Some(text.into());
+        self.set.push(id);
+    }
+
+    fn get(&self, id: u32) -> Option<bool> {
+        match self.answers.get(id as usize) {
+            Some(1) => Some(false),
+            Some(2) => Some(true),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, id: u32, answer: bool) {
+        let i = id as usize;
+        if self.answers.len() <= i {
+            self.answers.resize(i + 1, 0);
+        }
+        self.answers[i] = 1 + u8::from(answer);
+        self.set.push(id);
+    }
+}
+
 /// Signature of a builtin implementation.
 pub(crate) type BuiltinFn =
     for<'a> fn(&[Value<'a>], &mut CallContext<'_>) -> Result<Value<'a>, RuntimeError>;
@@ -216,6 +286,96 @@ pub(crate) enum StrOp {
     Contains,
     StartsWith,
     EndsWith,
+}
+
+/// The comparison of a [`CaseCmp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CaseOp {
+    /// `contains`, `startsWith`, `endsWith`.
+    Str(StrOp),
+    /// `==`.
+    Eq,
+}
+
+/// `F(arg) op needle`, where `F` is a pure function of one string that maps ASCII text with
+/// `case` (`Upper`, `Lower`): an ASCII argument is compared byte by byte through the mapping,
+/// without calling `F`; any other argument goes through `F`, as the plain comparison would.
+#[derive(Clone)]
+pub(crate) struct CaseCmp {
+    pub op: CaseOp,
+    pub case: AsciiCase,
+    pub func: Arc<NativeFn>,
+    pub arg: Node,
+    pub coerce: Coerce,
+    pub needle: Box<str>,
+    /// Position of the call, for its errors.
+    pub call_span: Span,
+    /// Position of the comparison.
+    pub span: Span,
+}
+
+impl CaseCmp {
+    fn test(&self, fr: &mut Frame<'_, '_>) -> Result<bool, Ex> {
+        let x = self.arg.eval(fr)?;
+        let x = coerce_arg(x, self.coerce).map_err(|e| spanned(e, self.call_span))?;
+        if let Value::Str(s) = &x
+            && s.as_str().is_ascii()
+        {
+            return Ok(self.ascii(s.as_str().as_bytes()));
+        }
+        let v = (self.func)(std::slice::from_ref(&x), &mut fr.cx)
+            .map_err(|e| spanned(e, self.call_span))?;
+        let needle = &*self.needle;
+        match (self.op, &v) {
+            (CaseOp::Eq, _) => Ok(matches!(&v, Value::Str(s) if s.as_str() == needle)),
+            (CaseOp::Str(_), Value::Nil) => Ok(false),
+            (CaseOp::Str(op), Value::Str(s)) => Ok(match op {
+                StrOp::Contains => s.as_str().contains(needle),
+                StrOp::StartsWith => s.as_str().starts_with(needle),
+                StrOp::EndsWith => s.as_str().ends_with(needle),
+            }),
+            (CaseOp::Str(op), _) => Err(spanned(
+                ops::mismatched(op.name(), &v, &Value::str(needle)),
+                self.span,
+            )),
+        }
+    }
+
+    /// The comparison of the mapped ASCII `text` with the needle (which may hold any UTF-8:
+    /// non-ASCII bytes never match).
+    fn ascii(&self, text: &[u8]) -> bool {
+        let needle = self.needle.as_bytes();
+        let case = self.case;
+        let same = |part: &[u8]| part.iter().zip(needle).all(|(&a, &b)| case.map(a) == b);
+        match self.op {
+            CaseOp::Eq => text.len() == needle.len() && same(text),
+            CaseOp::Str(StrOp::StartsWith) => {
+                text.len() >= needle.len() && same(&text[..needle.len()])
+            }
+            CaseOp::Str(StrOp::EndsWith) => {
+                text.len() >= needle.len() && same(&text[text.len() - needle.len()..])
+            }
+            CaseOp::Str(StrOp::Contains) => match needle.first() {
+                None => true,
+                Some(&first) => {
+                    text.len() >= needle.len()
+                        && (0..=text.len() - needle.len())
+                            .any(|i| case.map(text[i]) == first && same(&text[i..i + needle.len()]))
+                }
+            },
+        }
+    }
+}
+
+impl StrOp {
+    /// The operator as written.
+    fn name(self) -> &'static str {
+        match self {
+            StrOp::Contains => "contains",
+            StrOp::StartsWith => "startsWith",
+            StrOp::EndsWith => "endsWith",
+        }
+    }
 }
 
 /// Where a fused path starts: an environment variable or a local (closure element, `let`).
@@ -288,6 +448,9 @@ pub(crate) enum Node {
         args: Vec<(Node, Coerce)>,
         /// The function is pure (see [`crate::Function::pure`]).
         pure: bool,
+        /// Its ASCII case mapping, for a function of one argument (see
+        /// [`crate::Function::ascii_case`]).
+        ascii_case: Option<AsciiCase>,
         span: Span,
     },
     Builtin {
@@ -332,6 +495,16 @@ pub(crate) enum Node {
     Cmp(&'static str, Box<Node>, Box<Node>, Span),
     Arith(&'static str, Box<Node>, Box<Node>, Span),
     In(Box<Node>, Box<Node>, Span),
+    /// `x in ["a", "b"]`: a constant list of strings, which only a string can be equal to.
+    InStrs(Box<Node>, Box<[Box<str>]>),
+    /// `Upper(x) contains "CONST"` and the like.
+    CaseCmp(Box<CaseCmp>),
+    /// A predicate of the variables whose answer is kept in the evaluation's [`Memo`] under
+    /// this id (the same for the same predicate in every program).
+    Memo(u32, Box<Node>),
+    /// A string field of the variables ([`Node::StrMapKey`]) whose text is kept in the
+    /// evaluation's [`Memo`] under this id.
+    MemoStr(u32, Box<Node>),
     StrOp(StrOp, Box<Node>, Box<Node>, Span),
     Matches(Box<Node>, Box<Node>, Span),
     MatchesConst(Box<Node>, Arc<Regex>, Span),
@@ -368,6 +541,7 @@ pub(crate) struct Frame<'a, 'c> {
     pub vars: &'c [Value<'a>],
     pub locals: Vec<Value<'a>>,
     pub cx: CallContext<'c>,
+    pub memo: Option<&'c mut Memo>,
 }
 
 fn err_at(msg: impl Into<String>, span: Span) -> Ex {
@@ -571,7 +745,7 @@ impl Node {
             Node::Not(a, span) => Ok(!a.test(fr, "! operand", *span)?),
             Node::And(items, span) => {
                 for it in items {
-                    if !it.test(fr, "&& operand", *span)? {
+                    if !it.test_item(fr, "&& operand", *span)? {
                         return Ok(false);
                     }
                 }
@@ -579,18 +753,48 @@ impl Node {
             }
             Node::Or(items, span) => {
                 for it in items {
-                    if it.test(fr, "|| operand", *span)? {
+                    if it.test_item(fr, "|| operand", *span)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
             Node::Const(Value::Bool(b)) => Ok(*b),
+            Node::CaseCmp(c) => c.test(fr),
+            Node::Memo(..) => self.test_item(fr, what, span),
+            Node::InStrs(a, strs) => Ok(match a.eval(fr)? {
+                Value::Str(s) => strs.iter().any(|c| **c == *s.as_str()),
+                _ => false,
+            }),
             other => {
                 let v = other.eval(fr)?;
                 expect_bool(&v, what, span)
             }
         }
+    }
+
+    /// [`Node::test`] of an operand of `&&`/`||`, where [`Node::Memo`] is found: its answer is
+    /// looked up here rather than one call deeper.
+    #[inline(always)]
+    fn test_item<'a>(&self, fr: &mut Frame<'a, '_>, what: &str, span: Span) -> Result<bool, Ex> {
+        let Node::Memo(id, inner) = self else {
+            return self.test(fr, what, span);
+        };
+        let Some(memo) = fr.memo.as_deref() else {
+            return inner.test(fr, what, span);
+        };
+        if fr.cx.effects.is_empty()
+            && let Some(answer) = memo.get(*id)
+        {
+            return Ok(answer);
+        }
+        let answer = inner.test(fr, what, span)?;
+        if fr.cx.effects.is_empty()
+            && let Some(memo) = fr.memo.as_deref_mut()
+        {
+            memo.set(*id, answer);
+        }
+        Ok(answer)
     }
 
     /// Evaluates the node. Frequent nodes are handled here; the others live in
@@ -632,10 +836,16 @@ impl Node {
                 span,
             } => {
                 let l = list.eval(fr)?;
-                if let (Some(fast), Value::List(List::Data(data))) = (fast, &l)
-                    && let Some(found) = fast.eval(data, fr)?
-                {
-                    return Ok(Value::Bool(found));
+                if let (Some(fast), Value::List(List::Data(data))) = (fast, &l) {
+                    let found = match body {
+                        Some(body) if fast.guard => {
+                            fast.guarded_any(data, body, *slot, *span, fr)?
+                        }
+                        _ => fast.eval(data, fr)?,
+                    };
+                    if let Some(found) = found {
+                        return Ok(Value::Bool(found));
+                    }
                 }
                 crate::builtins::predicate(
                     *kind,
@@ -647,9 +857,13 @@ impl Node {
                     fr,
                 )
             }
-            Node::Not(..) | Node::And(..) | Node::Or(..) | Node::StrMapKeyEq { .. } => {
-                self.test(fr, "", Span::default()).map(Value::Bool)
-            }
+            Node::Not(..)
+            | Node::And(..)
+            | Node::Or(..)
+            | Node::StrMapKeyEq { .. }
+            | Node::CaseCmp(_)
+            | Node::Memo(..)
+            | Node::InStrs(..) => self.test(fr, "", Span::default()).map(Value::Bool),
             Node::StrMapKey {
                 root,
                 index,
@@ -702,14 +916,7 @@ impl Node {
                             StrOp::EndsWith => s.ends_with(t),
                         }))
                     }
-                    _ => {
-                        let name = match op {
-                            StrOp::Contains => "contains",
-                            StrOp::StartsWith => "startsWith",
-                            StrOp::EndsWith => "endsWith",
-                        };
-                        Err(spanned(ops::mismatched(name, &x, &y), *span))
-                    }
+                    _ => Err(spanned(ops::mismatched(op.name(), &x, &y), *span)),
                 }
             }
             Node::MatchesConst(a, re, span) => match a.eval(fr)? {
@@ -739,6 +946,19 @@ impl Node {
                 Err(Ex::NilChain) => Ok(Value::Nil),
                 other => other,
             },
+            Node::MemoStr(id, inner) => {
+                if !fr.cx.effects.is_empty() {
+                    return inner.eval(fr);
+                }
+                if let Some(text) = fr.memo.as_deref().and_then(|m| m.field(*id)) {
+                    return Ok(Value::Str(Str::Shared(text.clone())));
+                }
+                let v = inner.eval(fr)?;
+                if let (Some(memo), Value::Str(s)) = (fr.memo.as_deref_mut(), &v) {
+                    memo.set_field(*id, s.as_str());
+                }
+                Ok(v)
+            }
             _ => self.eval_cold(fr),
         }
     }
@@ -976,6 +1196,10 @@ impl Node {
             | Node::EqConst(..)
             | Node::EqStr(..)
             | Node::In(..)
+            | Node::InStrs(..)
+            | Node::CaseCmp(_)
+            | Node::Memo(..)
+            | Node::MemoStr(..)
             | Node::StrOp(..)
             | Node::MatchesConst(..)
             | Node::Coalesce(..)
@@ -1037,7 +1261,7 @@ pub(crate) fn eval_args<'a>(args: &[Node], fr: &mut Frame<'a, '_>) -> Result<Vec
 
 /// Checks a dynamically typed argument against a parameter type, as Go's reflection-based
 /// call would (int → float64 is converted; nil is accepted only for lists, maps and structs).
-fn coerce_arg(v: Value<'_>, c: Coerce) -> Result<Value<'_>, RuntimeError> {
+pub(crate) fn coerce_arg(v: Value<'_>, c: Coerce) -> Result<Value<'_>, RuntimeError> {
     match c {
         Coerce::None => Ok(v),
         Coerce::ToFloat => Ok(match v {
@@ -1116,6 +1340,26 @@ impl Program {
         vars: &[Value<'a>],
         effects: &mut Effects,
     ) -> Result<Value<'a>, RuntimeError> {
+        self.run_with(vars, effects, None)
+    }
+
+    /// [`Program::run`] reusing and completing the answers of `memo`, which holds those of
+    /// earlier evaluations on the same variables.
+    pub fn run_memo<'a>(
+        &self,
+        vars: &[Value<'a>],
+        effects: &mut Effects,
+        memo: &mut Memo,
+    ) -> Result<Value<'a>, RuntimeError> {
+        self.run_with(vars, effects, Some(memo))
+    }
+
+    fn run_with<'a>(
+        &self,
+        vars: &[Value<'a>],
+        effects: &mut Effects,
+        memo: Option<&mut Memo>,
+    ) -> Result<Value<'a>, RuntimeError> {
         if vars.len() != self.var_count {
             return Err(RuntimeError::new(format!(
                 "expression expects {} variables, got {}",
@@ -1130,6 +1374,7 @@ impl Program {
                 effects,
                 clock: self.clock.as_ref(),
             },
+            memo,
         };
         match self.root.eval(&mut fr) {
             Ok(v) => Ok(v),
@@ -1142,7 +1387,12 @@ impl Program {
     pub fn eval_bool(&self, vars: &[Value<'_>]) -> Result<bool, RuntimeError> {
         if matches!(
             self.root,
-            Node::And(..) | Node::Or(..) | Node::Not(..) | Node::StrMapKeyEq { .. }
+            Node::And(..)
+                | Node::Or(..)
+                | Node::Not(..)
+                | Node::StrMapKeyEq { .. }
+                | Node::CaseCmp(_)
+                | Node::InStrs(..)
         ) && vars.len() == self.var_count
         {
             let mut fx = Effects::new();
@@ -1153,6 +1403,7 @@ impl Program {
                     effects: &mut fx,
                     clock: self.clock.as_ref(),
                 },
+                memo: None,
             };
             return match self.root.test(&mut fr, "", Span::default()) {
                 Ok(b) => Ok(b),
@@ -1187,6 +1438,321 @@ mod tests {
     fn programs_are_send_and_sync() {
         fn is<T: Send + Sync>() {}
         is::<Program>();
+    }
+
+    mod fast_paths {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use super::*;
+        use crate::env::{Environment, Function, Signature};
+
+        /// Go's per-rune simple case mapping, which turns some non-ASCII runes into ASCII
+        /// (`ı` → `I`, `ſ` → `S`, the Kelvin sign → `k`).
+        fn map_runes<'a>(args: &[Value<'a>], upper: bool) -> Result<Value<'a>, RuntimeError> {
+            let text = args[0]
+                .as_str()
+                .ok_or_else(|| RuntimeError::new("not a string"))?;
+            Ok(Value::string(
+                text.chars()
+                    .map(|c| {
+                        let mut m: Vec<char> = if upper {
+                            c.to_uppercase().collect()
+                        } else {
+                            c.to_lowercase().collect()
+                        };
+                        if m.len() == 1 { m.remove(0) } else { c }
+                    })
+                    .collect::<String>(),
+            ))
+        }
+
+        /// Variables `x` (string) and `a` (any). `Up`/`Low` declare their ASCII case mapping
+        /// and count their calls; `PlainUp`/`PlainLow` are the same functions, only pure.
+        fn env(calls: &Arc<AtomicUsize>) -> Environment {
+            let mut env = Environment::new();
+            env.add_variable("x", Type::String);
+            env.add_variable("a", Type::Any);
+            for (name, upper, case) in [
+                ("Up", true, Some(AsciiCase::Upper)),
+                ("Low", false, Some(AsciiCase::Lower)),
+                ("PlainUp", true, None),
+                ("PlainLow", false, None),
+            ] {
+                let calls = calls.clone();
+                let f = Function::new(
+                    name,
+                    Signature::new([Type::String], Type::String),
+                    move |args, _| {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        map_runes(args, upper)
+                    },
+                );
+                env.add_function(match case {
+                    Some(case) => f.ascii_case(case),
+                    None => f.pure(),
+                });
+            }
+            env
+        }
+
+        fn render(r: Result<Value<'_>, RuntimeError>) -> String {
+            match r {
+                Ok(v) => crate::format::format_v(&v),
+                Err(e) => format!("error: {}", e.message()),
+            }
+        }
+
+        /// `src` evaluated on `vars`, checking that [`Program::eval_bool`] agrees.
+        fn run(env: &Environment, src: &str, vars: &[Value<'_>]) -> String {
+            let p = crate::compile(src, env).unwrap_or_else(|e| panic!("{src}: {e}"));
+            let value = render(p.eval(vars));
+            let test = match p.eval_bool(vars) {
+                Ok(b) => b.to_string(),
+                Err(e) => format!("error: {}", e.message()),
+            };
+            assert_eq!(
+                value, test,
+                "{src} on {vars:?}: eval and eval_bool disagree"
+            );
+            value
+        }
+
+        #[test]
+        fn case_comparisons_answer_what_the_call_answers() {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let env = env(&calls);
+            let shapes = [
+                "F(x) contains N",
+                "F(x) startsWith N",
+                "F(x) endsWith N",
+                "F(x) == N",
+                "N == F(x)",
+                "F(x) != N",
+                "F(a) contains N",
+                "F(a) == N",
+                "!(F(x) endsWith N) && F(x) startsWith N",
+            ];
+            let needles = [
+                "", "ADMIN", "admin", "/ADMIN/", "/wp-", "I", "S", "K", "k", "é", "É", "İ",
+                "/ADMIN/X", "Ab",
+            ];
+            let texts = [
+                "",
+                "/admin/",
+                "/Admin/x",
+                "/ADMIN/x?y=1",
+                "/wp-login.php",
+                "ı",
+                "ſ",
+                "\u{212a}",
+                "/admın/",
+                "/adminé/",
+                "é",
+                "É",
+                "ab",
+                "AB",
+                "İ",
+                "admi",
+            ];
+            let anys = [
+                Value::Nil,
+                Value::Int(3),
+                Value::str("/admin/"),
+                Value::str("ſ"),
+            ];
+            let mut checked = 0;
+            for (fast_f, plain_f) in [("Up", "PlainUp"), ("Low", "PlainLow")] {
+                for shape in shapes {
+                    for needle in needles {
+                        let lit = format!("{needle:?}");
+                        let fast = shape.replace('F', fast_f).replace('N', &lit);
+                        let plain = shape.replace('F', plain_f).replace('N', &lit);
+                        for text in texts {
+                            for a in &anys {
+                                let vars = [Value::str(text), a.clone()];
+                                assert_eq!(
+                                    run(&env, &fast, &vars),
+                                    run(&env, &plain, &vars),
+                                    "{fast} on x={text:?} a={a:?}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(checked, 2 * 9 * 14 * 16 * 4);
+        }
+
+        #[test]
+        fn ascii_arguments_skip_the_call() {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let env = env(&calls);
+            let p = crate::compile("Up(x) contains '/ADMIN' || Low(x) == 'x'", &env).unwrap();
+            for (x, expected, called) in [
+                ("/admin/login", true, 0),
+                ("/blog", false, 0),
+                // Non-ASCII text goes through the function: `ı` is upper-cased to `I`.
+                ("/admın", true, 1),
+                ("/blög", false, 2),
+            ] {
+                calls.store(0, Ordering::Relaxed);
+                assert_eq!(
+                    p.eval_bool(&[Value::str(x), Value::Nil]).unwrap(),
+                    expected,
+                    "{x}"
+                );
+                assert_eq!(calls.load(Ordering::Relaxed), called, "{x}");
+            }
+            // The call keeps its own span in errors.
+            let p = crate::compile("Up(a) contains 'A'", &env).unwrap();
+            let err = p.eval(&[Value::str(""), Value::Int(1)]).unwrap_err();
+            assert_eq!(
+                err.message(),
+                "interface conversion: interface {} is int, not string"
+            );
+            assert_eq!(calls.load(Ordering::Relaxed), 2);
+        }
+
+        #[test]
+        fn folded_patterns_are_compiled_once() {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let env = env(&calls);
+            let p = crate::compile("x matches Up('^/a.c')", &env).unwrap();
+            assert!(matches!(p.root, Node::MatchesConst(..)));
+            assert_eq!(
+                run(
+                    &env,
+                    "x matches Up('^/a.c')",
+                    &[Value::str("/ABC"), Value::Nil]
+                ),
+                "true"
+            );
+            assert_eq!(
+                run(
+                    &env,
+                    "a matches Up('^/a.c')",
+                    &[Value::str(""), Value::Int(1)]
+                ),
+                "error: invalid operation: int matches string (mismatched types int and string)"
+            );
+            // An invalid folded pattern is an error when evaluated, not when compiling.
+            let p = crate::compile("x matches Up('(')", &env).unwrap();
+            assert!(matches!(p.root, Node::Matches(..)));
+            assert!(
+                run(&env, "x matches Up('(')", &[Value::str("("), Value::Nil])
+                    .starts_with("error: invalid regular expression")
+            );
+        }
+
+        #[test]
+        fn memos_share_predicates_across_programs() {
+            let mut env = Environment::event();
+            env.add_function(
+                Function::new(
+                    "Up",
+                    Signature::new([Type::String], Type::String),
+                    |args, _| map_runes(args, true),
+                )
+                .ascii_case(AsciiCase::Upper),
+            );
+            let ids = |src: &str| -> Vec<u32> {
+                match crate::compile(src, &env).unwrap().root {
+                    Node::And(items, _) | Node::Or(items, _) => items
+                        .iter()
+                        .filter_map(|n| match n {
+                            Node::Memo(id, _) => Some(*id),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            };
+            let a = ids("evt.Meta.log_type in ['a', 'b'] && Up(evt.Meta.p) contains '/X'");
+            let b = ids("evt.Meta.log_type in ['a','b'] and evt.Parsed.v == 'GET'");
+            let c = ids(
+                "evt.Meta.log_type in ['a'] && evt.Meta.p matches 'x' && evt.Meta.p startsWith 'y'",
+            );
+            assert_eq!((a.len(), b.len(), c.len()), (2, 2, 3));
+            assert_eq!(a[0], b[0]);
+            assert!(!a.contains(&c[0]) && !b.contains(&c[0]));
+            // Calls on computed values and methods are not memoised.
+            assert!(ids("Up(evt.Meta.p + 'x') contains 'X' && evt.SetMeta('a', 'b')").is_empty());
+
+            let first = crate::compile("evt.Meta.log_type in ['a', 'b'] && true", &env).unwrap();
+            let second = crate::compile(
+                "evt.Meta.log_type in ['a','b'] && Up(evt.Meta.p) contains '/X'",
+                &env,
+            )
+            .unwrap();
+            let written = crate::compile(
+                "evt.SetMeta('log_type', 'z') && evt.Meta.log_type in ['a','b']",
+                &env,
+            )
+            .unwrap();
+            let mut memo = Memo::new();
+            let mut evt = cs_types::Event::new_log("", "file");
+            evt.set_meta("log_type", "a");
+            evt.set_meta("p", "/x/y");
+            fn run(p: &Program, evt: &cs_types::Event, memo: &mut Memo) -> bool {
+                let mut fx = Effects::new();
+                let v = p.run_memo(&[Value::object(evt)], &mut fx, memo).unwrap();
+                v.as_bool().unwrap()
+            }
+            assert!(run(&first, &evt, &mut memo));
+            assert!(run(&second, &evt, &mut memo));
+            // Pending writes are read instead of the memo.
+            assert!(!run(&written, &evt, &mut memo));
+            // The memo answers for the variables it was filled on until it is cleared.
+            let mut other = evt.clone();
+            other.set_meta("log_type", "c");
+            assert!(run(&second, &other, &mut memo));
+            // Fields read by memoised predicates are shared too.
+            let third = crate::compile("evt.Meta.p endsWith '/y' && true", &env).unwrap();
+            other.set_meta("p", "/z");
+            assert!(run(&third, &other, &mut memo));
+            memo.clear();
+            assert!(!run(&third, &other, &mut memo));
+            assert!(!run(&second, &other, &mut memo));
+            assert!(!run(&first, &other, &mut memo));
+        }
+
+        #[test]
+        fn membership_in_constant_string_lists() {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let mut env = env(&calls);
+            env.add_variable("s", Type::String);
+            for (src, node_is_strs) in [
+                ("a in ['GET', 'HEAD', '']", true),
+                ("x in ['GET', 'HEAD', '']", true),
+                ("a in ['GET', 3, 'HEAD']", false),
+                ("a in [s, 'HEAD', '']", false),
+                ("!(x in ['GET'])", false),
+            ] {
+                let p = crate::compile(src, &env).unwrap();
+                assert_eq!(matches!(p.root, Node::InStrs(..)), node_is_strs, "{src}");
+            }
+            // The constant-list shape answers what the same list built at run time answers.
+            for a in [
+                Value::str("GET"),
+                Value::str("HEAD"),
+                Value::str("get"),
+                Value::str(""),
+                Value::Nil,
+                Value::Int(3),
+                Value::Float(3.0),
+                Value::list(vec![Value::str("GET")]),
+            ] {
+                for x in ["GET", "", "POST"] {
+                    let vars = [Value::str(x), a.clone(), Value::str("GET")];
+                    assert_eq!(
+                        run(&env, "a in ['GET', 'HEAD', ''] || x in ['GET']", &vars),
+                        run(&env, "a in [s, 'HEAD', ''] || x in [s]", &vars),
+                        "x={x:?} a={a:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -63,6 +63,15 @@
 //! [`Effects::apply`]).
 //!
 //! Go formatting of values (`%v`, floats, durations, times) lives in [`mod@format`].
+//!
+//! # Fast paths
+//!
+//! Comparisons of `Upper`/`Lower` calls with constants are decided on ASCII arguments without
+//! calling them ([`Function::ascii_case`]); `x in [constant strings]` compares strings; patterns
+//! of `matches` folded to constants are compiled once; `any` over data files uses indexes. The
+//! filters of many scenarios evaluated on one event share the answers of their common
+//! predicates (`evt.Meta.log_type in [...]`) and the fields they read through a [`Memo`]
+//! ([`Program::run_memo`]).
 
 mod bindings;
 mod builtins;
@@ -87,10 +96,11 @@ pub use builtins::go_split;
 pub use compile::compile;
 pub use datalist::DataList;
 pub use env::{
-    Clock, Environment, FixedClock, Function, ManualClock, NativeFn, Signature, SystemClock,
+    AsciiCase, Clock, Environment, FixedClock, Function, ManualClock, NativeFn, Signature,
+    SystemClock,
 };
 pub use error::{CompileError, Error, Result, RuntimeError, Span, line_col};
-pub use eval::{CallContext, Effect, Effects, Program};
+pub use eval::{CallContext, Effect, Effects, Memo, Program};
 pub use goregex::{compile as compile_go_regex, translate as translate_go_regex};
 pub use ops::{arith, compare, contains_elem, equal};
 pub use types::{FieldDef, MethodDef, StructType, Type};

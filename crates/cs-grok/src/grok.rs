@@ -1,8 +1,12 @@
 //! A compiled grok pattern and its captures.
 
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use regex_automata::nfa::thompson::{self, backtrack};
+use regex_automata::util::pool::Pool;
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Input, meta};
 
@@ -39,6 +43,70 @@ pub struct Grok {
     sources: Box<[Source]>,
     slots: usize,
     prefilter: Option<Prefilter>,
+    direct: Direct,
+}
+
+/// Creates the backtracker's per-thread scratch space.
+type CacheFn = Box<dyn Fn() -> backtrack::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+/// The capture engine run on the whole line when the line is expected to match.
+///
+/// `meta::Regex` first finds the match with a lazy DFA, then resolves the groups with a
+/// backtracker over the match: the right order for lines that fail, but for a line that
+/// matches the DFA pass is pure overhead. Both are leftmost-first searches of the same
+/// expression, so they yield the same groups; only the cost differs.
+struct Direct {
+    engine: backtrack::BoundedBacktracker,
+    caches: Pool<backtrack::Cache, CacheFn>,
+    /// Whether the last line that reached the regex matched. Patterns tend to keep
+    /// matching (one parser per log format) or keep failing (the other parsers), so
+    /// this picks the cheaper strategy for the next line.
+    hot: AtomicBool,
+}
+
+impl Direct {
+    fn new(hir: &regex_syntax::hir::Hir) -> Result<Self, String> {
+        let nfa = thompson::Compiler::new()
+            .build_from_hir(hir)
+            .map_err(|e| e.to_string())?;
+        let engine = backtrack::BoundedBacktracker::builder()
+            .build_from_nfa(nfa)
+            .map_err(|e| e.to_string())?;
+        let for_cache = engine.clone();
+        let create: CacheFn = Box::new(move || for_cache.create_cache());
+        Ok(Self {
+            engine,
+            caches: Pool::new(create),
+            hot: AtomicBool::new(false),
+        })
+    }
+
+    /// Searches `input` if it is expected to match and short enough for the backtracker;
+    /// `None` means "not tried".
+    fn search(&self, input: &Input<'_>, slots: &mut [Option<NonMaxUsize>]) -> Option<bool> {
+        if !self.hot.load(Ordering::Relaxed)
+            || input.haystack().len() > self.engine.max_haystack_len()
+        {
+            return None;
+        }
+        let found = self
+            .engine
+            .try_search_slots(&mut self.caches.get(), input, slots)
+            .ok()?
+            .is_some();
+        if !found {
+            self.hot.store(false, Ordering::Relaxed);
+        }
+        Some(found)
+    }
+
+    /// Records a match found through the lazy DFA: the next line goes straight to the
+    /// backtracker.
+    fn matched(&self) {
+        if !self.hot.load(Ordering::Relaxed) {
+            self.hot.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl fmt::Debug for Grok {
@@ -71,12 +139,14 @@ impl Grok {
                 error(translation.input_offset(offset), message)
             })?;
         let prefilter = Prefilter::new(&hir);
+        let build_error = |message: String| Error::Build {
+            pattern: pattern.to_string(),
+            message,
+        };
         let regex = meta::Builder::new()
             .build_from_hir(&hir)
-            .map_err(|e| Error::Build {
-                pattern: pattern.to_string(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| build_error(e.to_string()))?;
+        let direct = Direct::new(&hir).map_err(build_error)?;
         let sources = fields
             .iter()
             .map(|&(_, group)| match group {
@@ -96,6 +166,7 @@ impl Grok {
             sources,
             slots: 2 * (translation.kept.len() + 1),
             prefilter,
+            direct,
         })
     }
 
@@ -136,8 +207,15 @@ impl Grok {
             heap: Vec::new(),
         };
         if self.slots <= INLINE_SLOTS {
-            self.regex
-                .search_slots(&input, &mut slots.inline[..self.slots])?;
+            let slots = &mut slots.inline[..self.slots];
+            match self.direct.search(&input, slots) {
+                Some(true) => {}
+                Some(false) => return None,
+                None => {
+                    self.regex.search_slots(&input, slots)?;
+                    self.direct.matched();
+                }
+            }
         } else {
             // Find the match before allocating room for all groups.
             self.regex.search_slots(&input, &mut slots.inline[..2])?;

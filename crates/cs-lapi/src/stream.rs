@@ -4,11 +4,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use cs_store::{DecisionFilter, DecisionRecord, Store};
+use cs_store::{DecisionFilter, DecisionRecord, DecisionRow, Store};
 use tokio::sync::mpsc;
 
-/// Rows per batch read from the store for a streamed answer.
-const STREAM_BATCH: usize = 2048;
 /// Bytes per chunk of a streamed answer.
 const STREAM_CHUNK: usize = 256 * 1024;
 
@@ -41,17 +39,15 @@ pub(crate) fn startup_response(
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
         let mut out = Chunked {
-            buf: Vec::with_capacity(STREAM_CHUNK + 4096),
+            buf: Vec::with_capacity(STREAM_CHUNK),
             tx,
         };
         out.buf.extend_from_slice(b"{\"deleted\":");
-        let deleted = store.decision_batches(&filter, true, now, dedup, STREAM_BATCH);
-        if !out.list(deleted, now).await {
+        if !out.list(&store, &filter, true, dedup, now).await {
             return;
         }
         out.buf.extend_from_slice(b",\"new\":");
-        let new = store.decision_batches(&filter, false, now, dedup, STREAM_BATCH);
-        if !out.list(new, now).await {
+        if !out.list(&store, &filter, false, dedup, now).await {
             return;
         }
         out.buf.push(b'}');
@@ -77,23 +73,32 @@ struct Chunked {
 impl Chunked {
     /// Sends the buffer; `false` when the client is gone.
     async fn flush(&mut self) -> bool {
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(STREAM_CHUNK + 4096),
-        ));
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
         self.tx.send(Ok(chunk)).await.is_ok()
     }
 
-    /// Writes one list (`null` when empty); `false` when the answer must stop.
+    /// Writes the list of expired (`expired`) or active decisions (`null` when empty); `false` when
+    /// the answer must stop.
     async fn list(
         &mut self,
-        mut batches: mpsc::Receiver<cs_store::Result<Vec<DecisionRecord>>>,
+        store: &Store,
+        filter: &DecisionFilter,
+        expired: bool,
+        dedup: bool,
         now: DateTime<Utc>,
     ) -> bool {
         let mut first = true;
-        while let Some(batch) = batches.recv().await {
-            let records = match batch {
-                Ok(records) => records,
+        let mut chunks =
+            store.encoded_decisions(filter, expired, now, dedup, STREAM_CHUNK, move |out, d| {
+                out.push(if first { b'[' } else { b',' });
+                first = false;
+                write_decision(out, d, now);
+            });
+        // The store sends no chunk for an empty list.
+        let mut empty = true;
+        while let Some(chunk) = chunks.recv().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
                 Err(e) => {
                     tracing::error!(error = %e, "database request failed while streaming decisions");
                     let _ = self
@@ -103,17 +108,18 @@ impl Chunked {
                     return false;
                 }
             };
-            for r in &records {
-                self.buf.push(if first { b'[' } else { b',' });
-                first = false;
-                write_decision(&mut self.buf, r, now);
+            empty = false;
+            if self.buf.is_empty() {
+                self.buf = chunk;
+            } else {
+                self.buf.extend_from_slice(&chunk);
             }
             if self.buf.len() >= STREAM_CHUNK && !self.flush().await {
                 return false;
             }
         }
         self.buf
-            .extend_from_slice(if first { b"null" } else { b"]" });
+            .extend_from_slice(if empty { b"null" } else { b"]" });
         true
     }
 }
@@ -128,29 +134,32 @@ fn write_list(out: &mut Vec<u8>, records: &[DecisionRecord], now: DateTime<Utc>)
         if i > 0 {
             out.push(b',');
         }
-        write_decision(out, r, now);
+        write_decision(out, &r.as_row(), now);
     }
     out.push(b']');
 }
 
 /// One decision, keys in the Go encoder's (alphabetical) order; `uuid` only when set.
-fn write_decision(out: &mut Vec<u8>, r: &DecisionRecord, now: DateTime<Utc>) {
+fn write_decision(out: &mut Vec<u8>, d: &DecisionRow<'_>, now: DateTime<Utc>) {
     out.extend_from_slice(b"{\"duration\":\"");
     // Go duration strings contain only ASCII digits, letters, '.', '-' and 'µ': nothing to escape.
-    out.extend_from_slice(cs_models::format_duration(r.remaining_ns(now)).as_bytes());
+    write_duration(out, d.remaining_ns(now));
     out.extend_from_slice(b"\"");
-    if r.id != 0 {
+    if d.id != 0 {
         out.extend_from_slice(b",\"id\":");
-        out.extend_from_slice(r.id.to_string().as_bytes());
+        if d.id < 0 {
+            out.push(b'-');
+        }
+        write_uint(out, d.id.unsigned_abs());
     }
-    write_field(out, "origin", &r.origin);
-    write_field(out, "scenario", &r.scenario);
-    write_field(out, "scope", &r.scope);
-    write_field(out, "type", &r.decision_type);
-    if !r.uuid.is_empty() {
-        write_field(out, "uuid", &r.uuid);
+    write_field(out, "origin", d.origin);
+    write_field(out, "scenario", d.scenario);
+    write_field(out, "scope", d.scope);
+    write_field(out, "type", d.decision_type);
+    if !d.uuid.is_empty() {
+        write_field(out, "uuid", d.uuid);
     }
-    write_field(out, "value", &r.value);
+    write_field(out, "value", d.value);
     out.push(b'}');
 }
 
@@ -160,6 +169,82 @@ fn write_field(out: &mut Vec<u8>, key: &str, value: &str) {
     out.extend_from_slice(b"\":");
     // Writing a string into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, value);
+}
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// Writes `nanos` as `cs_models::format_duration` does (Go's `Duration.String`), without building
+/// intermediate strings: this runs once per decision of a startup answer.
+fn write_duration(out: &mut Vec<u8>, nanos: i64) {
+    let u = nanos.unsigned_abs();
+    if u == 0 {
+        out.extend_from_slice(b"0s");
+        return;
+    }
+    if nanos < 0 {
+        out.push(b'-');
+    }
+    if u < NANOS_PER_SEC {
+        // Sub-second durations use the largest unit that keeps a non-zero integer part.
+        let (prec, unit) = match u {
+            1..1_000 => (0, "ns"),
+            1_000..1_000_000 => (3, "µs"),
+            _ => (6, "ms"),
+        };
+        let div = 10u64.pow(prec);
+        write_uint(out, u / div);
+        write_fraction(out, u % div, prec);
+        out.extend_from_slice(unit.as_bytes());
+        return;
+    }
+    let secs = u / NANOS_PER_SEC;
+    let mins = secs / 60;
+    if mins > 0 {
+        let hours = mins / 60;
+        if hours > 0 {
+            write_uint(out, hours);
+            out.push(b'h');
+        }
+        write_uint(out, mins % 60);
+        out.push(b'm');
+    }
+    write_uint(out, secs % 60);
+    write_fraction(out, u % NANOS_PER_SEC, 9);
+    out.push(b's');
+}
+
+/// Writes `.ddd` for the `prec`-digit fraction `frac`, trailing zeros removed; nothing when zero.
+fn write_fraction(out: &mut Vec<u8>, mut frac: u64, mut prec: u32) {
+    if frac == 0 {
+        return;
+    }
+    while frac.is_multiple_of(10) {
+        frac /= 10;
+        prec -= 1;
+    }
+    out.push(b'.');
+    let mut digits = [b'0'; 20];
+    let start = digits.len() - prec as usize;
+    for d in digits[start..].iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Writes `v` in decimal.
+fn write_uint(out: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 #[cfg(test)]
@@ -208,6 +293,108 @@ mod tests {
                 .contains(r#""duration":"-576ms""#)
         );
         assert_eq!(encode(&[], &[], now), br#"{"deleted":null,"new":null}"#);
+    }
+
+    #[test]
+    fn durations_are_written_as_go_formats_them() {
+        let mut values = vec![0, 1, -1, 999, 1_000, 1_500, 999_999, 1_000_000, 1_000_001];
+        values.extend([i64::MIN, i64::MAX, i64::MIN + 1, -i64::MAX]);
+        let mut unit = 1i64;
+        for _ in 0..19 {
+            for k in [1, 2, 5, 9, 10, 59, 60, 61, 3_599, 3_600, 86_400] {
+                if let Some(v) = unit.checked_mul(k) {
+                    values.extend([v, -v, v.saturating_add(1), v.saturating_sub(1)]);
+                }
+            }
+            unit = unit.saturating_mul(10);
+        }
+        // And a deterministic spread over every magnitude.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push((x as i64) >> (x % 63));
+        }
+        for v in values {
+            let mut out = Vec::new();
+            write_duration(&mut out, v);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                cs_models::format_duration(v),
+                "{v}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn startup_answer_is_the_encoded_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&cs_store::StoreConfig::sqlite(dir.path().join("s.db")))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let ban = |i: u32, duration: &str| cs_models::Decision {
+            duration: Some(duration.into()),
+            origin: Some("cscli".into()),
+            scenario: Some(format!("ban \"{i}\" é")),
+            scope: Some(if i.is_multiple_of(10) { "Range" } else { "Ip" }.into()),
+            r#type: Some("ban".into()),
+            value: Some(if i.is_multiple_of(10) {
+                format!("10.{}.0.0/16", i % 256)
+            } else {
+                format!("10.0.{}.{}", i / 256 % 256, i % 256)
+            }),
+            ..cs_models::Decision::default()
+        };
+        let alert = |decisions, at: DateTime<Utc>| cs_models::Alert {
+            decisions: Some(decisions),
+            scenario: Some("bulk".into()),
+            source: Some(cs_models::Source {
+                scope: Some("Ip".into()),
+                value: Some("10.0.0.1".into()),
+                ..cs_models::Source::default()
+            }),
+            start_at: Some(at.to_rfc3339()),
+            stop_at: Some(at.to_rfc3339()),
+            ..cs_models::Alert::default()
+        };
+        // Enough active decisions for several chunks, expired ones, and values banned twice.
+        let active: Vec<_> = (0..4000).map(|i| ban(i, "4h")).collect();
+        let expired: Vec<_> = (3900..4100).map(|i| ban(i, "1h")).collect();
+        store
+            .create_alerts(
+                None,
+                &[
+                    alert(expired, now - chrono::TimeDelta::hours(2)),
+                    alert(active, now),
+                ],
+            )
+            .await
+            .unwrap();
+        for query in [&[][..], &[("scopes", "ip"), ("dedup", "false")][..]] {
+            let query: Vec<(String, String)> = query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let q = cs_store::StreamQuery::from_query(&query).unwrap();
+            let new = store
+                .list_active_decisions(&q.filter, now, q.dedup)
+                .await
+                .unwrap();
+            let deleted = store
+                .list_expired_decisions(&q.filter, None, now, q.dedup)
+                .await
+                .unwrap();
+            assert!(new.len() > 3000 && !deleted.is_empty());
+            let expected = encode(&new, &deleted, now);
+            assert!(expected.len() > 2 * STREAM_CHUNK);
+            let resp = startup_response(store.clone(), q.filter, q.dedup, now);
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert!(body[..] == expected[..], "{query:?}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::metrics::NodeMetrics;
 use crate::node::{GrokInput, GrokStep, Node, Whitelist};
 use crate::pipeline::{Parsers, StagedNode};
 use crate::stash::Stash;
-use crate::statics::{Destination, Static, ValueSource};
+use crate::statics::{Destination, Read, Static, ValueSource};
 use crate::target::Target;
 use crate::whitelist::IpWhitelist;
 
@@ -505,7 +505,10 @@ impl CompileCx<'_> {
                 self.error(path, "grok requires `expression` or `apply_on`");
                 return None;
             }
-            (key, _) => GrokInput::Parsed(key.to_owned()),
+            (key, _) => GrokInput::Parsed {
+                key: key.to_owned(),
+                captured: grok.fields().iter().any(|f| **f == *key),
+            },
         };
         let mut statics = Vec::new();
         for (i, s) in cfg.statics.iter().enumerate() {
@@ -548,7 +551,11 @@ impl CompileCx<'_> {
         let value = if !cfg.value.is_empty() {
             ValueSource::Constant(cfg.value.clone())
         } else if !cfg.expression.is_empty() {
-            ValueSource::Expr(self.expr(&join(path, "expression"), &cfg.expression)?)
+            let expr = self.expr(&join(path, "expression"), &cfg.expression)?;
+            match Read::parse(&cfg.expression) {
+                Some(read) => ValueSource::Read(read),
+                None => ValueSource::Expr(expr),
+            }
         } else {
             ValueSource::Empty
         };

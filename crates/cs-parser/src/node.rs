@@ -32,7 +32,8 @@ pub(crate) enum GrokInput {
     /// `apply_on: Line.Raw`.
     LineRaw,
     /// `apply_on: <key>`: `Parsed[key]`, and the grok fails when the key is absent.
-    Parsed(String),
+    /// `captured` tells whether the grok has a field of the same name.
+    Parsed { key: String, captured: bool },
     /// `expression:`.
     Expr(Expr),
 }
@@ -230,13 +231,21 @@ impl Node {
                 let Event { line, parsed, .. } = evt;
                 return merge_captures(&step.grok, &line.raw, parsed);
             }
-            GrokInput::Parsed(key) => match evt.parsed.get(key) {
-                Some(v) => {
-                    owned = v.clone();
-                    &owned
+            GrokInput::Parsed { key, captured } => {
+                // The merge writes `Parsed`: match on the value taken out of it (no copy),
+                // then put it back unless the grok captured a field of the same name.
+                let Some(slot) = evt.parsed.get_mut(key) else {
+                    return false;
+                };
+                let input = std::mem::take(slot);
+                let ok = merge_captures(&step.grok, &input, &mut evt.parsed);
+                if !(ok && *captured)
+                    && let Some(slot) = evt.parsed.get_mut(key)
+                {
+                    *slot = input;
                 }
-                None => return false,
-            },
+                return ok;
+            }
             GrokInput::Expr(e) => match e.eval(evt) {
                 Ok(Output::Str(s)) => {
                     owned = s;

@@ -1,11 +1,14 @@
 //! Statics: values written into the event when a node (or its grok) succeeds.
 
+use std::borrow::Cow;
+use std::collections::btree_map::Entry;
+
 use cs_types::Event;
 
 use crate::enrich::Method;
 use crate::expr::{Expr, Output};
 use crate::node::RunContext;
-use crate::target::Target;
+use crate::target::{MapField, Target};
 
 /// Where a static writes, resolved at load time (`method` > `parsed` > `meta` >
 /// `enriched` > `target`, as upstream picks the first one set).
@@ -24,8 +27,66 @@ pub(crate) enum Destination {
 pub(crate) enum ValueSource {
     Constant(String),
     Expr(Expr),
+    /// An expression that only reads a string of the event, evaluated without the
+    /// expression engine (the expression was compiled all the same, to report errors).
+    Read(Read),
     /// Neither `value` nor `expression`: the value is empty.
     Empty,
+}
+
+/// A string of the event named by an expression of the form `evt.StrTime`,
+/// `evt.Line.Src`, `evt.Parsed.<key>`, `evt.Meta.<key>`, `evt.Enriched.<key>` or
+/// `evt.Line.Labels.<key>`.
+#[derive(Debug, Clone)]
+pub(crate) enum Read {
+    Field(fn(&Event) -> &str),
+    /// A missing key reads as `""`, as the expression does.
+    MapEntry(MapField, String),
+}
+
+impl Read {
+    /// Recognises `source` (an expression that compiled), `None` for anything else.
+    pub(crate) fn parse(source: &str) -> Option<Self> {
+        let segs: Vec<&str> = source.trim().strip_prefix("evt.")?.split('.').collect();
+        let key = |k: &str| {
+            let mut chars = k.chars();
+            let ident = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            ident.then(|| k.to_owned())
+        };
+        Some(match segs.as_slice() {
+            ["StrTime"] => Self::Field(|e| &e.str_time),
+            ["StrTimeFormat"] => Self::Field(|e| &e.str_time_format),
+            ["MarshaledTime"] => Self::Field(|e| &e.marshaled_time),
+            ["WhitelistReason"] => Self::Field(|e| &e.whitelist_reason),
+            ["Stage"] => Self::Field(|e| &e.stage),
+            ["Line", "Raw"] => Self::Field(|e| &e.line.raw),
+            ["Line", "Src"] => Self::Field(|e| &e.line.src),
+            ["Line", "Module"] => Self::Field(|e| &e.line.module),
+            ["Parsed", k] => Self::MapEntry(MapField::Parsed, key(k)?),
+            ["Meta", k] => Self::MapEntry(MapField::Meta, key(k)?),
+            ["Enriched", k] => Self::MapEntry(MapField::Enriched, key(k)?),
+            ["Line", "Labels", k] => Self::MapEntry(MapField::Labels, key(k)?),
+            _ => return None,
+        })
+    }
+
+    fn read<'e>(&self, evt: &'e Event) -> &'e str {
+        match self {
+            Self::Field(field) => field(evt),
+            Self::MapEntry(m, key) => {
+                let map = match m {
+                    MapField::Parsed => &evt.parsed,
+                    MapField::Enriched => &evt.enriched,
+                    MapField::Meta => &evt.meta,
+                    MapField::Labels => &evt.line.labels,
+                };
+                map.get(key).map_or("", String::as_str)
+            }
+        }
+    }
 }
 
 /// A compiled static.
@@ -63,9 +124,13 @@ impl Static {
         evt: &mut Event,
         cx: &RunContext<'_>,
     ) -> Result<(), UnsupportedValue> {
-        let value: std::borrow::Cow<'_, str> = match &self.value {
+        let value: Cow<'_, str> = match &self.value {
             ValueSource::Constant(v) => v.as_str().into(),
             ValueSource::Empty => "".into(),
+            ValueSource::Read(r) => match r.read(evt) {
+                "" => "".into(),
+                v => v.to_owned().into(),
+            },
             ValueSource::Expr(e) => match e.eval(evt) {
                 Ok(Output::Str(s)) => s.into(),
                 Ok(Output::Int(i)) => i.to_string().into(),
@@ -104,9 +169,9 @@ impl Static {
                 }
             }
             Destination::Method(None, _) => {}
-            Destination::Parsed(k) => set(&mut evt.parsed, k, &value),
-            Destination::Meta(k) => set(&mut evt.meta, k, &value),
-            Destination::Enriched(k) => set(&mut evt.enriched, k, &value),
+            Destination::Parsed(k) => set_cow(&mut evt.parsed, k, value),
+            Destination::Meta(k) => set_cow(&mut evt.meta, k, value),
+            Destination::Enriched(k) => set_cow(&mut evt.enriched, k, value),
             Destination::Target(t) => {
                 if !t.set(evt, &value) {
                     tracing::trace!(target = ?t, "static target cannot be set");
@@ -123,4 +188,75 @@ pub(crate) fn set(map: &mut cs_types::StrMap, key: &str, value: &str) {
     map.entry(key.to_owned())
         .and_modify(|slot| value.clone_into(slot))
         .or_insert_with(|| value.to_owned());
+}
+
+/// [`set`] for a value that may already be owned (an expression's result), which is then
+/// moved into the map instead of copied.
+fn set_cow(map: &mut cs_types::StrMap, key: &str, value: Cow<'_, str>) {
+    match map.entry(key.to_owned()) {
+        Entry::Occupied(mut slot) => match value {
+            Cow::Borrowed(v) => v.clone_into(slot.get_mut()),
+            Cow::Owned(v) => *slot.get_mut() = v,
+        },
+        Entry::Vacant(slot) => {
+            slot.insert(value.into_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `Read` makes of `source` on a sample event (`None`: left to the expression).
+    fn check(source: &str, expected: Option<&str>) {
+        let mut evt = Event::new_log("raw line", "file");
+        evt.str_time = "Mar  2 00:00:09".to_owned();
+        evt.line.src = "/var/log/auth.log".to_owned();
+        evt.line
+            .labels
+            .insert("type".to_owned(), "syslog".to_owned());
+        evt.parsed.insert("program".to_owned(), "sshd".to_owned());
+        evt.meta
+            .insert("source_ip".to_owned(), "192.0.2.1".to_owned());
+        let got = Read::parse(source).map(|r| r.read(&evt).to_owned());
+        assert_eq!(got.as_deref(), expected, "{source:?}");
+        if let Some(read) = got {
+            // The same value as the expression engine, for which nil is "".
+            let expr = Expr::compile(source, &cs_expr::Environment::event())
+                .unwrap_or_else(|e| panic!("{source:?}: {}", e.message));
+            let value = match expr.eval(&mut evt) {
+                Ok(Output::Str(s)) => s,
+                Ok(Output::Nil) => String::new(),
+                other => panic!("{source:?}: {other:?}"),
+            };
+            assert_eq!(read, value, "{source:?}");
+        }
+    }
+
+    #[test]
+    fn plain_reads() {
+        check("evt.StrTime", Some("Mar  2 00:00:09"));
+        check(" evt.Line.Src ", Some("/var/log/auth.log"));
+        check("evt.Line.Raw", Some("raw line"));
+        check("evt.Line.Module", Some("file"));
+        check("evt.Line.Labels.type", Some("syslog"));
+        check("evt.Parsed.program", Some("sshd"));
+        check("evt.Meta.source_ip", Some("192.0.2.1"));
+        check("evt.Parsed.missing", Some(""));
+        check("evt.Enriched.MarshaledTime", Some(""));
+    }
+
+    #[test]
+    fn anything_else_is_an_expression() {
+        check("evt.Parsed", None);
+        check("evt.Parsed.a.b", None);
+        check("evt.Parsed.file_frag + evt.Parsed.file_ext", None);
+        check("len(evt.Parsed.http_args)", None);
+        check("evt.Parsed['program']", None);
+        check("evt.Parsed.1x", None);
+        check("evt.Line.Time", None);
+        check("evt.Overflow.Alert.Source.Value", None);
+        check("Parsed.program", None);
+    }
 }

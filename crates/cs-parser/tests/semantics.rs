@@ -170,6 +170,45 @@ statics:
 }
 
 #[test]
+fn grok_on_a_parsed_key_keeps_it_unless_it_captures_it() {
+    // `Parsed.request` is the line; two groks on it: one capturing a field of the same name
+    // (rewritten when it matches), one capturing another field.
+    let s00 = r#"
+name: t/copy
+onsuccess: next_stage
+statics:
+  - parsed: request
+    expression: evt.Line.Raw
+"#;
+    let s01 = r#"
+name: t/request
+nodes:
+  - grok:
+      pattern: "^%{DATA:request}\\?%{GREEDYDATA:args}$"
+      apply_on: request
+  - grok:
+      pattern: "^/%{WORD:dir}/"
+      apply_on: request
+"#;
+    let files = [("s00-raw", s00), ("s01-parse", s01)];
+    check(
+        &files,
+        "/static/app.js?v=2",
+        r#"process=true stage=s01-parse wl=false meta={} parsed={"args": "v=2", "dir": "static", "request": "/static/app.js"}"#,
+    );
+    check(
+        &files,
+        "/static/app.js",
+        r#"process=true stage=s01-parse wl=false meta={} parsed={"dir": "static", "request": "/static/app.js"}"#,
+    );
+    check(
+        &files,
+        "app.js",
+        r#"process=false stage=s01-parse wl=false meta={} parsed={"request": "app.js"}"#,
+    );
+}
+
+#[test]
 fn every_stage_needs_a_success_and_next_stage_moves_on() {
     let s00 = "name: a\nonsuccess: next_stage\nstatics:\n  - meta: s00\n    value: x\n";
     let s01_ok = "name: b\nonsuccess: next_stage\nstatics:\n  - meta: s01\n    value: x\n";

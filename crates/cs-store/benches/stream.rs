@@ -105,6 +105,30 @@ fn stream(c: &mut Criterion) {
             })
         });
     });
+    // The `deleted` list of a startup pull: every expired decision, read and written out.
+    let startup = StreamQuery::from_query(&[("startup".into(), "true".into())]).expect("query");
+    c.bench_function("stream_startup_deleted_encoded", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut chunks = store.encoded_decisions(
+                    &startup.filter,
+                    true,
+                    Utc::now(),
+                    startup.dedup,
+                    256 * 1024,
+                    |out, d| {
+                        out.extend_from_slice(d.value.as_bytes());
+                        out.push(b'\n');
+                    },
+                );
+                let mut bytes = 0;
+                while let Some(chunk) = chunks.recv().await {
+                    bytes += chunk.expect("chunk").len();
+                }
+                black_box(bytes)
+            })
+        });
+    });
     let q: Vec<(String, String)> = vec![("ip".into(), "10.0.1.2".into())];
     let by_ip = DecisionFilter::from_query(&q, DecisionQueryKind::Bouncer).expect("filter");
     c.bench_function("get_decisions_by_ip", |b| {

@@ -184,6 +184,11 @@ impl Sql {
         self
     }
 
+    /// The SQL text and its arguments in placeholder order.
+    pub(crate) fn parts(&self) -> (&str, &[Arg]) {
+        (&self.text, &self.args)
+    }
+
     /// The statement prefixed with `EXPLAIN QUERY PLAN` (SQLite), to check index use.
     #[cfg(test)]
     pub(crate) fn explain(mut self) -> Self {
@@ -278,10 +283,12 @@ macro_rules! send_batches {
 #[derive(Debug, Clone)]
 pub(crate) enum Pools {
     /// SQLite: one writer connection (writes queue on it, so "database is locked" cannot
-    /// happen between our own writers) and a pool of readers working in parallel under WAL.
+    /// happen between our own writers) and a pool of readers working in parallel under WAL;
+    /// `direct` serves the reads too large for sqlx's per-row cost.
     Sqlite {
         writer: sqlx::SqlitePool,
         reader: sqlx::SqlitePool,
+        direct: std::sync::Arc<crate::sqlite_direct::DirectReader>,
     },
     Postgres(sqlx::PgPool),
     MySql(sqlx::MySqlPool),
@@ -418,7 +425,7 @@ impl Pools {
 
     pub(crate) async fn close(&self) {
         match self {
-            Pools::Sqlite { writer, reader } => {
+            Pools::Sqlite { writer, reader, .. } => {
                 reader.close().await;
                 writer.close().await;
             }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use cs_models::scope;
 
-use crate::db::{Row, Sql, Ty};
+use crate::db::{Pools, Row, Sql, Ty};
 use crate::ip::IpRange;
 use crate::time::{from_ns, to_ns};
 use crate::{Error, Result, Store};
@@ -36,10 +36,53 @@ pub struct DecisionRecord {
     pub alert_id: i64,
 }
 
-impl DecisionRecord {
+/// The fields of a decision that bouncers receive, borrowed from where the store read them:
+/// what [`Store::encoded_decisions`] hands to its writer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecisionRow<'a> {
+    /// Row id.
+    pub id: i64,
+    /// Expiry.
+    pub until: DateTime<Utc>,
+    /// Scenario or reason.
+    pub scenario: &'a str,
+    /// `ban`, `captcha`...
+    pub decision_type: &'a str,
+    /// `Ip`, `Range`...
+    pub scope: &'a str,
+    /// IP, CIDR or custom value.
+    pub value: &'a str,
+    /// `crowdsec`, `cscli`, `CAPI`...
+    pub origin: &'a str,
+    /// UUID.
+    pub uuid: &'a str,
+}
+
+impl DecisionRow<'_> {
     /// Remaining time at `now` in nanoseconds (negative once expired).
     pub fn remaining_ns(&self, now: DateTime<Utc>) -> i64 {
         to_ns(self.until).saturating_sub(to_ns(now))
+    }
+}
+
+impl DecisionRecord {
+    /// Remaining time at `now` in nanoseconds (negative once expired).
+    pub fn remaining_ns(&self, now: DateTime<Utc>) -> i64 {
+        self.as_row().remaining_ns(now)
+    }
+
+    /// The fields bouncers receive, borrowed.
+    pub fn as_row(&self) -> DecisionRow<'_> {
+        DecisionRow {
+            id: self.id,
+            until: self.until,
+            scenario: &self.scenario,
+            decision_type: &self.decision_type,
+            scope: &self.scope,
+            value: &self.value,
+            origin: &self.origin,
+            uuid: &self.uuid,
+        }
     }
 
     /// The wire decision: `duration` is the remaining time at `now` as a Go duration string;
@@ -99,6 +142,52 @@ pub(crate) fn decision(mut r: Row) -> DecisionRecord {
         simulated: r.bool(),
         uuid: r.text(),
         alert_id: r.int(),
+    }
+}
+
+/// The columns of [`DecisionRow`], in the order [`direct_row`] reads them.
+const ROW_COLS: &str = "d.id, d.until_at, d.scenario, d.type, d.scope, d.value, d.origin, d.uuid";
+
+fn direct_row<'r>(r: &'r rusqlite::Row<'_>) -> Result<DecisionRow<'r>> {
+    use crate::sqlite_direct::{int, text};
+    Ok(DecisionRow {
+        id: int(r, 0)?,
+        until: from_ns(int(r, 1)?),
+        scenario: text(r, 2)?,
+        decision_type: text(r, 3)?,
+        scope: text(r, 4)?,
+        value: text(r, 5)?,
+        origin: text(r, 6)?,
+        uuid: text(r, 7)?,
+    })
+}
+
+/// Rows read per batch from a database server for [`Store::encoded_decisions`].
+const FETCH_BATCH: usize = 1024;
+/// Room left after `size` in a buffer of [`Chunks`], so that the row crossing it rarely
+/// reallocates.
+const ROW_SLACK: usize = 4096;
+
+/// Decisions written into buffers that are handed out once they hold `size` bytes.
+struct Chunks<W> {
+    buf: Vec<u8>,
+    size: usize,
+    write: W,
+}
+
+impl<W: FnMut(&mut Vec<u8>, &DecisionRow<'_>)> Chunks<W> {
+    /// Writes one decision; returns the buffer when it is full.
+    fn push(&mut self, row: &DecisionRow<'_>) -> Option<Vec<u8>> {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(self.size.saturating_add(ROW_SLACK));
+        }
+        (self.write)(&mut self.buf, row);
+        (self.buf.len() >= self.size).then(|| std::mem::take(&mut self.buf))
+    }
+
+    /// What was written since the last full buffer, if anything.
+    fn rest(&mut self) -> Option<Vec<u8>> {
+        (!self.buf.is_empty()).then(|| std::mem::take(&mut self.buf))
     }
 }
 
@@ -388,6 +477,10 @@ fn push_page(sql: &mut Sql, f: &DecisionFilter) {
     // every expired row; with it the planner uses the `until_at`/`created_at` indexes and
     // sorts the few matching rows. Other backends treat `+` as a no-op.
     sql.push(" ORDER BY +d.id");
+    push_limit(sql, f);
+}
+
+fn push_limit(sql: &mut Sql, f: &DecisionFilter) {
     match (f.limit, f.offset) {
         (Some(l), o) => {
             sql.push(" LIMIT ")
@@ -498,6 +591,31 @@ impl Store {
         sql
     }
 
+    /// What [`Store::expired_sql`] (`expired`, no `since`) or [`Store::active_sql`] select, on
+    /// SQLite, as [`DecisionRow`] columns. The ids come from the covering `until_at` index and
+    /// the rows are then looked up in id order, so SQLite neither sorts the full rows (what
+    /// `ORDER BY +d.id` costs on a million of them) nor walks the rows of the other list.
+    fn startup_rows_sql(
+        &self,
+        f: &DecisionFilter,
+        expired: bool,
+        now: DateTime<Utc>,
+        dedup: bool,
+    ) -> Sql {
+        let mut sql = self.sql(&format!(
+            "SELECT {ROW_COLS} FROM decisions d WHERE d.id IN (SELECT id FROM decisions WHERE until_at {} ",
+            if expired { "<" } else { ">" }
+        ));
+        sql.bind(to_ns(now)).push(")");
+        push_filter(&mut sql, f);
+        if dedup {
+            sql.push(DEDUP);
+        }
+        sql.push(" ORDER BY d.id");
+        push_limit(&mut sql, f);
+        sql
+    }
+
     /// `GET /v1/decisions`: decisions still active at `now` (`until >= now`), by id.
     pub async fn list_decisions(
         &self,
@@ -544,33 +662,103 @@ impl Store {
     }
 
     /// Stream, startup, for large answers: the decisions [`Store::list_expired_decisions`]
-    /// (`expired`) or [`Store::list_active_decisions`] (`!expired`) would list, sent in batches of
-    /// `batch` on the returned channel while the query runs, so that memory stays bounded however
-    /// many decisions there are. A database error is sent as the last item.
-    pub fn decision_batches(
+    /// (`expired`, no `since`) or [`Store::list_active_decisions`] (`!expired`) would list, in the
+    /// same order, each written by `write` at the end of a buffer. Buffers are sent on the
+    /// returned channel as soon as they hold `chunk` bytes, while the query runs, so that memory
+    /// stays bounded however many decisions there are; the last one may be shorter, and none is
+    /// sent when no decision matches. A database error is sent as the last item.
+    ///
+    /// On SQLite the rows are read directly from the database file on a blocking thread (see
+    /// `sqlite_direct.rs`); `write` then runs on that thread.
+    pub fn encoded_decisions<W>(
         &self,
         f: &DecisionFilter,
         expired: bool,
         now: DateTime<Utc>,
         dedup: bool,
-        batch: usize,
-    ) -> tokio::sync::mpsc::Receiver<Result<Vec<DecisionRecord>>> {
+        chunk: usize,
+        write: W,
+    ) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>>>
+    where
+        W: FnMut(&mut Vec<u8>, &DecisionRow<'_>) + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let mut chunks = Chunks {
+            buf: Vec::new(),
+            size: chunk.max(1),
+            write,
+        };
+        let db = self.db.clone();
+        let streams = self.streams.clone();
+        if let Pools::Sqlite { direct, .. } = &self.db {
+            let sql = self.startup_rows_sql(f, expired, now, dedup);
+            let direct = direct.clone();
+            tokio::spawn(async move {
+                // Never closed, so acquiring only waits.
+                let Ok(permit) = streams.acquire_owned().await else {
+                    return;
+                };
+                let read = move || {
+                    let _permit = permit;
+                    let res = direct.for_each_row(&sql, |r| {
+                        Ok(match chunks.push(&direct_row(r)?) {
+                            Some(full) => tx.blocking_send(Ok(full)).is_ok(),
+                            None => true,
+                        })
+                    });
+                    let last = match res {
+                        Ok(()) => chunks.rest().map(Ok),
+                        Err(e) => Some(Err(e)),
+                    };
+                    if let Some(last) = last {
+                        let _ = tx.blocking_send(last);
+                    }
+                };
+                let _ = tokio::task::spawn_blocking(read).await;
+            });
+            return rx;
+        }
         let sql = if expired {
             self.expired_sql(f, None, now, dedup)
         } else {
             self.active_sql(f, now, dedup)
         };
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let db = self.db.clone();
-        let streams = self.streams.clone();
         tokio::spawn(async move {
-            // Never closed, so acquiring only waits.
             let Ok(_permit) = streams.acquire_owned().await else {
                 return;
             };
-            if let Err(e) = db.fetch_batches(sql, TYS, batch, decision, &tx).await {
-                let _ = tx.send(Err(e)).await;
-            }
+            let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel(2);
+            let fetch = async move {
+                if let Err(e) = db
+                    .fetch_batches(sql, TYS, FETCH_BATCH, decision, &rows_tx)
+                    .await
+                {
+                    let _ = rows_tx.send(Err(e)).await;
+                }
+            };
+            // Owns the row receiver, so that the fetch stops when this ends early.
+            let encode = async move {
+                while let Some(batch) = rows_rx.recv().await {
+                    let records = match batch {
+                        Ok(records) => records,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    };
+                    for r in &records {
+                        if let Some(full) = chunks.push(&r.as_row())
+                            && tx.send(Ok(full)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+                if let Some(rest) = chunks.rest() {
+                    let _ = tx.send(Ok(rest)).await;
+                }
+            };
+            tokio::join!(fetch, encode);
         });
         rx
     }
@@ -779,6 +967,48 @@ mod tests {
                 !plan.iter().any(|p| p.starts_with("SCAN d")),
                 "{name}: {plan:?}"
             );
+        }
+    }
+
+    /// Guards the plan of the startup stream on SQLite: ids from the covering `until_at` index,
+    /// rows looked up in id order. Sorting a million full rows instead took seconds.
+    #[tokio::test]
+    async fn startup_rows_are_read_in_id_order_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::StoreConfig::sqlite(dir.path().join("plan.db")))
+            .await
+            .unwrap();
+        let startup = StreamQuery::from_query(&q(&[("startup", "true")])).unwrap();
+        let filtered = StreamQuery::from_query(&q(&[
+            ("startup", "true"),
+            ("origins", "cscli"),
+            ("scenarios_containing", "ssh"),
+        ]))
+        .unwrap();
+        for (f, expired, dedup) in [
+            (&startup.filter, false, true),
+            (&startup.filter, true, true),
+            (&filtered.filter, false, false),
+        ] {
+            let sql = store.startup_rows_sql(f, expired, Utc::now(), dedup);
+            let plan: Vec<String> = store
+                .db
+                .fetch(sql.explain(), &[Ty::Int, Ty::Int, Ty::Int, Ty::Text])
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|mut r| {
+                    let _ = (r.int(), r.int(), r.int());
+                    r.text()
+                })
+                .collect();
+            let has = |p: &str| plan.iter().any(|l| l.starts_with(p));
+            assert!(has("SEARCH d USING INTEGER PRIMARY KEY"), "{plan:?}");
+            assert!(
+                has("SEARCH decisions USING COVERING INDEX decisions_until"),
+                "{plan:?}"
+            );
+            assert!(!has("USE TEMP B-TREE") && !has("SCAN"), "{plan:?}");
         }
     }
 

@@ -7,6 +7,10 @@ pub enum Error {
     /// The database driver failed (connection, SQL, constraint...).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The SQLite library failed while the store read a large answer directly (the decision
+    /// stream on the embedded store).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// A unique row already exists (machine id, bouncer name, allowlist name).
     #[error("{kind} {name:?} already exists")]
     AlreadyExists {

@@ -35,6 +35,7 @@
 //! * Decisions: [`Store::list_decisions`] (bouncer `GET /v1/decisions`),
 //!   [`Store::list_active_decisions`], [`Store::list_decisions_created_since`],
 //!   [`Store::list_expired_decisions`] (the stream, see [`StreamQuery`]),
+//!   [`Store::encoded_decisions`] (the startup stream, written while it is read),
 //!   [`Store::expire_decisions`] / [`Store::expire_decision_by_id`] (deletion = expiry),
 //!   [`Store::delete_expired_decisions`], [`Store::count_active_decisions_by_reason`] and
 //!   [`Store::count_alerts_by_scenario`] (metrics gauges); filters in [`DecisionFilter`] built by
@@ -64,6 +65,7 @@ mod ip;
 mod machines;
 mod metrics;
 mod schema;
+mod sqlite_direct;
 mod time;
 
 use std::path::{Path, PathBuf};
@@ -80,7 +82,8 @@ pub use allowlists::{Allowlist, AllowlistItemRecord, AllowlistMatch, NewAllowlis
 pub use bouncers::{AUTH_API_KEY, Bouncer, NewBouncer, generate_api_key, hash_api_key};
 pub use db::Dialect;
 pub use decisions::{
-    ActiveDecisionCount, DecisionFilter, DecisionQueryKind, DecisionRecord, StreamQuery,
+    ActiveDecisionCount, DecisionFilter, DecisionQueryKind, DecisionRecord, DecisionRow,
+    StreamQuery,
 };
 pub use error::{Error, Result};
 pub use flush::{FlushPolicy, FlushReport};
@@ -197,9 +200,10 @@ impl StoreConfig {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Pools,
-    /// Long streamed reads ([`Store::decision_batches`]) run under this semaphore, so that they
+    /// Long streamed reads ([`Store::encoded_decisions`]) run under this semaphore, so that they
     /// queue for as long as needed instead of timing out on the pool, and leave connections
-    /// free for the other requests.
+    /// free for the other requests. On SQLite, where they read on connections and threads of
+    /// their own, it bounds how many run at once in the same way.
     streams: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
@@ -272,7 +276,11 @@ impl Store {
                     .max_connections((*max_readers).max(1))
                     .connect_with(base.read_only(true))
                     .await?;
-                Pools::Sqlite { writer, reader }
+                Pools::Sqlite {
+                    writer,
+                    reader,
+                    direct: std::sync::Arc::new(sqlite_direct::DirectReader::new(path.clone())),
+                }
             }
             StoreConfig::Postgres(c) => Pools::Postgres(
                 sqlx::pool::PoolOptions::new()

@@ -5,7 +5,7 @@ mod support;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cs_models::{Alert, Decision, Event, MetaItem, Source};
 use cs_store::{
-    AlertFilter, DecisionFilter, DecisionQueryKind, Error, FlushPolicy, MachineLogin,
+    AlertFilter, DecisionFilter, DecisionQueryKind, DecisionRow, Error, FlushPolicy, MachineLogin,
     MetricsSource, NewAllowlistItem, NewBouncer, NewMachine, SortOrder, Store, StreamQuery,
     hash_api_key,
 };
@@ -1115,6 +1115,124 @@ async fn concurrent_writers(s: &Store) {
     assert_eq!(s.count_active_decisions(now).await.unwrap(), 80);
 }
 
+/// Every decision [`Store::encoded_decisions`] hands to its writer, one line each, and the
+/// number of chunks it sent.
+async fn encoded_lines(
+    s: &Store,
+    f: &DecisionFilter,
+    expired: bool,
+    now: DateTime<Utc>,
+    dedup: bool,
+    chunk: usize,
+) -> (String, usize) {
+    let mut rx = s.encoded_decisions(f, expired, now, dedup, chunk, |out, d| {
+        out.extend_from_slice(row_line(d).as_bytes());
+    });
+    let (mut text, mut chunks) = (String::new(), 0);
+    while let Some(c) = rx.recv().await {
+        let c = c.unwrap();
+        assert!(!c.is_empty(), "no empty chunk");
+        text.push_str(std::str::from_utf8(&c).unwrap());
+        chunks += 1;
+    }
+    (text, chunks)
+}
+
+fn row_line(d: &DecisionRow<'_>) -> String {
+    format!(
+        "{} {} {} {} {} {} {} {}\n",
+        d.id,
+        d.until.timestamp_nanos_opt().unwrap(),
+        d.scenario,
+        d.decision_type,
+        d.scope,
+        d.value,
+        d.origin,
+        d.uuid
+    )
+}
+
+async fn encoded_stream_matches_the_lists(s: &Store) {
+    let t0 = Utc::now();
+    let mut alerts = Vec::new();
+    for i in 0..60u32 {
+        // Active and expired bans, some values banned several times (dedup keeps the latest
+        // expiry, and both rows of a tie), over several scopes, origins and scenarios.
+        let value = format!("10.1.0.{}", i % 25);
+        let (scope, value) = match i % 7 {
+            5 => ("Range", format!("10.{i}.0.0/16")),
+            6 => ("username", format!("user{}", i % 3)),
+            _ => ("Ip", value),
+        };
+        let origin = ["cscli", "crowdsec", "CAPI"][(i % 3) as usize];
+        let scenario = [
+            "crowdsecurity/SSH-bf",
+            "manual ban",
+            "crowdsecurity/http-probing",
+        ][(i % 4 % 3) as usize];
+        let duration = ["1h", "4h", "1h", "30m"][(i % 4) as usize];
+        let stop = if i % 5 == 0 {
+            t0 - Duration::days(1)
+        } else {
+            t0
+        };
+        let mut a = manual_alert(scope, &value, duration, stop);
+        a.decisions = Some(vec![decision(scope, &value, duration, origin, scenario)]);
+        alerts.push(a);
+    }
+    s.create_alerts(Some("m"), &alerts).await.unwrap();
+    let filters = [
+        DecisionFilter::default(),
+        StreamQuery::from_query(&q(&[("startup", "true")]))
+            .unwrap()
+            .filter,
+        StreamQuery::from_query(&q(&[("scopes", "ip")]))
+            .unwrap()
+            .filter,
+        StreamQuery::from_query(&q(&[("origins", "crowdsec,CAPI")]))
+            .unwrap()
+            .filter,
+        StreamQuery::from_query(&q(&[("scenarios_containing", "ssh,PROBING")]))
+            .unwrap()
+            .filter,
+        StreamQuery::from_query(&q(&[("scenarios_not_containing", "ssh")]))
+            .unwrap()
+            .filter,
+    ];
+    let mut seen_rows = 0;
+    for f in &filters {
+        for dedup in [true, false] {
+            for expired in [true, false] {
+                let listed = if expired {
+                    s.list_expired_decisions(f, None, t0, dedup).await
+                } else {
+                    s.list_active_decisions(f, t0, dedup).await
+                }
+                .unwrap();
+                let expected: String = listed.iter().map(|r| row_line(&r.as_row())).collect();
+                let (text, chunks) = encoded_lines(s, f, expired, t0, dedup, 1).await;
+                assert_eq!(text, expected, "{f:?} dedup={dedup} expired={expired}");
+                assert_eq!(chunks, listed.len(), "one row per chunk of one byte");
+                let (text, chunks) = encoded_lines(s, f, expired, t0, dedup, 1 << 16).await;
+                assert_eq!(text, expected);
+                assert_eq!(chunks, usize::from(!listed.is_empty()));
+                seen_rows += listed.len();
+            }
+        }
+    }
+    assert!(seen_rows > 100, "the cases list decisions: {seen_rows}");
+    // The dedup and the filters did remove rows somewhere.
+    let all = s
+        .list_active_decisions(&DecisionFilter::default(), t0, false)
+        .await
+        .unwrap();
+    let dedup = s
+        .list_active_decisions(&DecisionFilter::default(), t0, true)
+        .await
+        .unwrap();
+    assert!(dedup.len() < all.len() && !dedup.is_empty());
+}
+
 async fn streams_leave_connections_free(s: &Store) {
     // More streamed reads than the pool has connections, none of them consumed: they queue,
     // and an ordinary query still gets a connection at once.
@@ -1123,8 +1241,18 @@ async fn streams_leave_connections_free(s: &Store) {
         .map(|i| manual_alert("Ip", &format!("10.9.0.{i}"), "1h", now))
         .collect();
     s.create_alerts(Some("m"), &alerts).await.unwrap();
+    let one_byte_per_row = |out: &mut Vec<u8>, _: &DecisionRow<'_>| out.push(b'.');
     let held: Vec<_> = (0..12)
-        .map(|_| s.decision_batches(&DecisionFilter::default(), false, now, false, 1))
+        .map(|_| {
+            s.encoded_decisions(
+                &DecisionFilter::default(),
+                false,
+                now,
+                false,
+                1,
+                one_byte_per_row,
+            )
+        })
         .collect();
     // Let the streams start and fill their channels.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -1138,8 +1266,16 @@ async fn streams_leave_connections_free(s: &Store) {
     assert_eq!(listed.len(), 10);
     drop(held);
     // Queued streams run once the held ones are gone.
-    let mut rx = s.decision_batches(&DecisionFilter::default(), false, now, false, 100);
-    assert_eq!(rx.recv().await.unwrap().unwrap().len(), 10);
+    let mut rx = s.encoded_decisions(
+        &DecisionFilter::default(),
+        false,
+        now,
+        false,
+        100,
+        one_byte_per_row,
+    );
+    assert_eq!(rx.recv().await.unwrap().unwrap(), b"..........");
+    assert!(rx.recv().await.is_none());
 }
 
 backend_tests!(
@@ -1149,6 +1285,7 @@ backend_tests!(
     alert_filters,
     decision_queries,
     decision_stream,
+    encoded_stream_matches_the_lists,
     flush,
     allowlists,
     config_items_and_locks,

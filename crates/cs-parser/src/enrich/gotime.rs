@@ -667,29 +667,40 @@ pub fn add_years(t: &DateTime<FixedOffset>, years: i32) -> Option<DateTime<Fixed
 /// Go's `Time.MarshalText` (RFC3339 with nanoseconds, trailing zeros dropped, `Z` for
 /// offset 0). `None` for years outside 0..=9999, which Go refuses to marshal.
 pub fn marshal_text(t: &DateTime<FixedOffset>) -> Option<String> {
-    use std::fmt::Write;
-    if !(0..=9999).contains(&t.year()) {
-        return None;
-    }
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let mut out = String::with_capacity(35);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let nanos = t.nanosecond() % 1_000_000_000;
+    push_digits(&mut out, year, 4);
+    out.push('-');
+    push_digits(&mut out, t.month(), 2);
+    out.push('-');
+    push_digits(&mut out, t.day(), 2);
+    out.push('T');
+    push_digits(&mut out, t.hour(), 2);
+    out.push(':');
+    push_digits(&mut out, t.minute(), 2);
+    out.push(':');
+    push_digits(&mut out, t.second(), 2);
+    let mut nanos = t.nanosecond() % 1_000_000_000;
     if nanos != 0 {
-        let frac = format!("{nanos:09}");
+        // Nine digits without the trailing zeros.
+        let mut width = 9;
+        while nanos.is_multiple_of(10) {
+            nanos /= 10;
+            width -= 1;
+        }
         out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
+        push_digits(&mut out, nanos, width);
     }
     push_offset(&mut out, t.offset().local_minus_utc());
     Some(out)
+}
+
+/// Appends the last `width` decimal digits of `v`, zero-padded.
+fn push_digits(out: &mut String, v: u32, width: u32) {
+    for i in (0..width).rev() {
+        let digit = v / 10u32.pow(i) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Go's RFC3339 without fractional seconds.
@@ -794,6 +805,34 @@ mod tests {
         check("Jan _2", "Mar  5", Some("0000-03-05T00:00:00Z"));
         check("", "", Some("0000-01-01T00:00:00Z"));
         check("2006-01-02", "", None);
+    }
+
+    #[test]
+    fn marshal_text_like_go() {
+        let at = |rfc3339: &str| {
+            DateTime::parse_from_rfc3339(rfc3339)
+                .ok()
+                .and_then(|t| marshal_text(&t))
+        };
+        assert_eq!(
+            at("0042-03-04T05:06:07Z").as_deref(),
+            Some("0042-03-04T05:06:07Z")
+        );
+        assert_eq!(
+            at("2021-01-01T10:00:00.000000001-07:30").as_deref(),
+            Some("2021-01-01T10:00:00.000000001-07:30")
+        );
+        assert_eq!(
+            at("2021-01-01T10:00:00.120000000+01:00").as_deref(),
+            Some("2021-01-01T10:00:00.12+01:00")
+        );
+        assert_eq!(
+            at("2021-12-31T23:59:59.999999999Z").as_deref(),
+            Some("2021-12-31T23:59:59.999999999Z")
+        );
+        let far = FixedOffset::east_opt(0)
+            .and_then(|z| z.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).single());
+        assert_eq!(far.and_then(|t| marshal_text(&t)), None);
     }
 
     #[test]
