@@ -3,6 +3,7 @@
 //! (pipeline and bucket statistics) into `cs_metrics::global()`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::{Context as _, Result};
 use cs_config::Config;
@@ -67,9 +68,13 @@ pub async fn serve(
                 {
                     tracing::warn!(error = %e, "cannot compute the decision and alert gauges");
                 }
+                let scrape = SCRAPES.fetch_add(1, Ordering::AcqRel);
                 let body = tokio::task::spawn_blocking(move || cs_metrics::global().render(level))
                     .await
                     .unwrap_or_default();
+                if scrape >= SCRAPES_AT_END.load(Ordering::Acquire) {
+                    FINAL_SCRAPED.store(true, Ordering::Release);
+                }
                 (
                     [(axum::http::header::CONTENT_TYPE, cs_metrics::CONTENT_TYPE)],
                     body,
@@ -101,8 +106,21 @@ pub async fn gauges_store(cfg: &Config) -> Option<cs_store::Store> {
     }
 }
 
-/// How long a replay keeps its endpoint up after the end of its acquisition.
+/// How long a replay keeps its endpoint up after the end of its acquisition, at most: it stops
+/// sooner once a scrape has read the final counters (see [`scrapes`]).
 pub const REPLAY_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Scrapes of `/metrics` started so far by this process.
+static SCRAPES: AtomicU64 = AtomicU64::new(0);
+/// [`SCRAPES`] when the replay's counters became final (`u64::MAX` before).
+static SCRAPES_AT_END: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Whether a scrape that started after the counters became final has been answered.
+static FINAL_SCRAPED: AtomicBool = AtomicBool::new(false);
+
+/// Whether `/metrics` has been scraped since [`replay_finished`] made the counters final.
+pub fn final_counters_scraped() -> bool {
+    FINAL_SCRAPED.load(Ordering::Acquire)
+}
 
 /// `(source, type)` labels of the `-dsn` datasource.
 static REPLAY_SOURCE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
@@ -130,6 +148,7 @@ pub fn replay_finished(read: &cs_acquisition::ReadStats, pipeline: &crate::agent
     m.parser_hits_ko
         .with([&source, &kind])
         .inc_by(stats.unparsed);
+    SCRAPES_AT_END.store(SCRAPES.load(Ordering::Acquire), Ordering::Release);
 }
 
 #[cfg(test)]

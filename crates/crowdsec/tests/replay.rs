@@ -247,6 +247,63 @@ async fn replay_without_no_api_runs_the_lapi_alongside() {
     assert_eq!(stored, pushed);
 }
 
+/// GET `path` on `127.0.0.1:port` with a bare HTTP/1.0 request; the body.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn replay_metrics_hold_the_final_counters_after_the_acquisition() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, prom) = (free_port(), free_port());
+    let cfg = setup(dir.path(), port, &format!("http://127.0.0.1:{port}/"));
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "prometheus:\n  enabled: true\n  level: full\n  listen_addr: 127.0.0.1\n  listen_port: {prom}\n"
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    add_machine(dir.path()).await;
+    let log = corpus(dir.path(), 2000);
+    let dsn = format!("file://{}", log.display());
+    let scrape = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN)
+            .args(["-c", cfg.to_str().unwrap(), "-dsn", &dsn, "-type", "syslog"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut body = None;
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            // The endpoint stays up after the acquisition until a scrape reads it.
+            if body.is_none() && line.contains("Acquisition is finished") {
+                body = Some(http_get(prom, "/metrics"));
+            }
+        }
+        (child.wait().unwrap(), body)
+    });
+    let (status, body) = scrape.await.unwrap();
+    assert!(status.success());
+    let body = body.expect("a log line telling the acquisition is finished");
+    let hits = body
+        .lines()
+        .find(|l| l.starts_with("cs_filesource_hits_total{"))
+        .unwrap_or_else(|| panic!("no file hits in\n{body}"));
+    let lines = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert!(hits.ends_with(&format!(" {lines}")), "{lines} lines: {hits}");
+    assert!(hits.contains(&log.display().to_string()), "{hits}");
+}
+
 /// Points the config at the shared hub as its hub directory and index, so that the symlinks
 /// `setup` installed are hub items (with a version).
 fn use_shared_hub(cfg: &Path) {

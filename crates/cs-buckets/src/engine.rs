@@ -1,12 +1,11 @@
 //! The bucket manager: routes events to scenarios and bucket instances, runs the processors in
 //! upstream's order, fires wall-clock timers and garbage-collects idle buckets.
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
-use cs_expr::Clock;
+use cs_expr::{Clock, Guard, GuardMap};
 use cs_metrics::{Counter, Gauge, Metrics};
 use cs_types::{Event, EventType, ExpectMode, GoTime, Leaky, Queue, RuntimeAlert};
 use sha1::{Digest, Sha1};
@@ -243,6 +242,13 @@ pub struct BucketEngine {
     groupby_class: Vec<Option<usize>>,
     /// Per filter class: its result for the event being poured, until the event changes.
     filter_memo: Vec<Option<bool>>,
+    /// Per filter class: its guard (an index in `guards`), a necessary condition checked
+    /// before evaluating the filter.
+    filter_guard: Vec<Option<usize>>,
+    /// The distinct guards of the filters.
+    guards: Vec<Guard>,
+    /// Per guard: whether the event being poured passes it, until the event changes.
+    guard_memo: Vec<Option<bool>>,
     /// Per groupby class: its result for the event being poured, until the event changes.
     groupby_memo: Vec<Option<String>>,
     /// Bucket key (see [`Route`]) → slot of its live bucket.
@@ -294,10 +300,29 @@ impl BucketEngine {
                 .iter()
                 .map(|s| s.groupby.as_ref().map(|_| &*s.config.groupby)),
         );
-        let filter_class = filter_class.into_iter().flatten().collect();
+        let filter_class: Vec<usize> = filter_class.into_iter().flatten().collect();
+        // The guard of each filter class, numbered by distinct guard.
+        let mut texts: Vec<Option<&str>> = vec![None; filters];
+        for (s, &fc) in scenarios.iter().zip(&filter_class) {
+            texts[fc] = Some(&s.config.filter);
+        }
+        let mut guards: Vec<Guard> = Vec::new();
+        let filter_guard = texts
+            .into_iter()
+            .map(|text| {
+                let guard = Guard::of(text?)?;
+                Some(guards.iter().position(|g| *g == guard).unwrap_or_else(|| {
+                    guards.push(guard);
+                    guards.len() - 1
+                }))
+            })
+            .collect();
         Self {
             filter_class,
             groupby_class,
+            filter_guard,
+            guard_memo: vec![None; guards.len()],
+            guards,
             filter_memo: vec![None; filters],
             groupby_memo: vec![None; groupbys],
             scenarios,
@@ -483,8 +508,14 @@ impl BucketEngine {
     /// `out`. Returns whether at least one scenario took the event. A filter or groupby runtime
     /// error stops the event for the remaining scenarios, as upstream.
     pub fn pour(&mut self, evt: &Event, out: &mut Vec<Event>) -> Result<bool> {
-        // Filters may change the event (`evt.SetMeta`); later scenarios then see the change.
-        let mut evt = Cow::Borrowed(evt);
+        self.pour_shared(Arc::new(evt.clone()), out)
+    }
+
+    /// [`BucketEngine::pour`] of an event the caller gives away: every bucket it is poured
+    /// into holds the same copy.
+    pub fn pour_shared(&mut self, mut evt: Arc<Event>, out: &mut Vec<Event>) -> Result<bool> {
+        // Filters may change the event (`evt.SetMeta`); later scenarios then see the change,
+        // on a copy when buckets already hold the event.
         let mut poured = false;
         if let Some(dump) = &mut self.pour_dump {
             dump.entry("OK".to_owned())
@@ -493,19 +524,26 @@ impl BucketEngine {
         }
         self.filter_memo.fill(None);
         self.groupby_memo.fill(None);
+        self.guard_memo.fill(None);
         // `MarshaledTime` is read once per event (filters do not change it).
         let time = parse_time(&evt.marshaled_time);
         for si in 0..self.scenarios.len() {
             let scenario = Arc::clone(&self.scenarios[si]);
             let fc = self.filter_class[si];
-            let accepted = match self.filter_memo[fc] {
+            let memo = self.filter_memo[fc];
+            let accepted = match memo {
                 Some(known) => known,
+                None if !self.guard_passes(fc, &evt) => {
+                    self.filter_memo[fc] = Some(false);
+                    false
+                }
                 None => match scenario.filter.eval_filter(&mut evt) {
                     Ok((Outcome::Bool(b), changed)) => {
                         if changed {
                             // Results computed on the event before its change are stale.
                             self.filter_memo.fill(None);
                             self.groupby_memo.fill(None);
+                            self.guard_memo.fill(None);
                         }
                         self.filter_memo[fc] = Some(b);
                         b
@@ -566,7 +604,7 @@ impl BucketEngine {
             if let Some(m) = &mut self.metrics {
                 m.poured(si, self.scenarios[si].name(), &evt);
             }
-            self.process(slot, &scenario, Event::clone(&evt), time.as_ref(), out);
+            self.process(slot, &scenario, Arc::clone(&evt), time.as_ref(), out);
             poured = true;
         }
         if self.options.garbage_collect && self.bucket_count() >= self.gc_threshold {
@@ -574,6 +612,25 @@ impl BucketEngine {
             self.gc_threshold = GC_MIN_BUCKETS.max(2 * self.bucket_count());
         }
         Ok(poured)
+    }
+
+    /// Whether `evt` passes the guard of filter class `fc` (true without a guard): when it
+    /// does not, the filter is false.
+    fn guard_passes(&mut self, fc: usize, evt: &Event) -> bool {
+        let Some(g) = self.filter_guard[fc] else {
+            return true;
+        };
+        if let Some(known) = self.guard_memo[g] {
+            return known;
+        }
+        let guard = &self.guards[g];
+        let map = match guard.map {
+            GuardMap::Meta => &evt.meta,
+            GuardMap::Parsed => &evt.parsed,
+        };
+        let passes = guard.admits(map.get(&guard.key).map_or("", String::as_str));
+        self.guard_memo[g] = Some(passes);
+        passes
     }
 
     /// The live bucket of `(scenario, group)`'s key, created when missing or expired in log time.
@@ -686,7 +743,7 @@ impl BucketEngine {
         &mut self,
         slot: usize,
         scenario: &Scenario,
-        evt: Event,
+        evt: Arc<Event>,
         time: Option<&GoTime>,
         out: &mut Vec<Event>,
     ) {
@@ -946,7 +1003,7 @@ fn emit(signal: RuntimeAlert, bucket: &Bucket, stamped: bool, out: &mut Vec<Even
 fn step(
     bucket: &mut Bucket,
     scenario: &Scenario,
-    evt: Event,
+    evt: Arc<Event>,
     time: Option<&GoTime>,
     now: GoTime,
     stats: &mut EngineStats,
@@ -1427,7 +1484,10 @@ mod tests {
 
     #[test]
     fn filter_side_effects_and_errors() {
-        let yaml = "type: trigger\nname: t/a\ndescription: d\nfilter: evt.SetMeta('seen', 'a')\n---\n\
+        // t/0 and t/b share a guard (`evt.Meta.seen == 'a'`), false before t/a changes the
+        // event and true after.
+        let yaml = "type: trigger\nname: t/0\ndescription: d\nfilter: evt.Meta.seen == 'a' && true\n---\n\
+            type: trigger\nname: t/a\ndescription: d\nfilter: evt.SetMeta('seen', 'a')\n---\n\
             type: trigger\nname: t/b\ndescription: d\nfilter: evt.Meta.seen == 'a'\n---\n\
             type: trigger\nname: t/c\ndescription: d\nfilter: evt.Overflow.Alert.Scenario == 'x'\n---\n\
             type: trigger\nname: t/d\ndescription: d\nfilter: 'true'\n";

@@ -1,7 +1,6 @@
 //! The scenario expressions: one compiler per variable set (`evt`; `evt`, `queue`, `leaky`;
 //! `queue`, `signal`, `leaky`; alert context), and Go's reading of their results.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -114,11 +113,12 @@ pub(crate) struct Expr {
 
 impl Expr {
     /// A scenario `filter`, which may change the event (`evt.SetMeta`, `UnmarshalJSON` into
-    /// `evt.Unmarshaled`...): the changes are made on an owned copy, cloned only when needed.
-    /// Also tells whether the event was changed.
+    /// `evt.Unmarshaled`...): the changes are made on a copy when the event is shared (the
+    /// buckets it was already poured into keep it as it was). Also tells whether the event
+    /// was changed.
     pub(crate) fn eval_filter(
         &self,
-        evt: &mut Cow<'_, Event>,
+        evt: &mut Arc<Event>,
     ) -> Result<(Outcome, bool), RuntimeError> {
         let mut effects = Effects::new();
         let outcome = Outcome::of(&self.program.run(&[Value::object(&**evt)], &mut effects)?);
@@ -126,7 +126,7 @@ impl Expr {
         if changed {
             let evaluated: &Event = evt;
             let targets = Targets::of(evaluated);
-            let owned = evt.to_mut();
+            let owned = Arc::make_mut(evt);
             targets.retarget(&mut effects, owned);
             effects.apply(owned);
         }

@@ -82,6 +82,7 @@ mod error;
 mod eval;
 pub mod format;
 mod goregex;
+mod guard;
 mod lexer;
 mod ops;
 mod parser;
@@ -102,6 +103,7 @@ pub use env::{
 pub use error::{CompileError, Error, Result, RuntimeError, Span, line_col};
 pub use eval::{CallContext, Effect, Effects, Memo, Program};
 pub use goregex::{compile as compile_go_regex, translate as translate_go_regex};
+pub use guard::{Guard, GuardMap};
 pub use ops::{arith, compare, contains_elem, equal};
 pub use types::{FieldDef, MethodDef, StructType, Type};
 pub use value::{List, ListView, Map, MapView, Obj, Object, Str, Value};

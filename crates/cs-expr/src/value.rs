@@ -585,6 +585,34 @@ impl<T: Object> ListView for Vec<T> {
     }
 }
 
+/// A shared object reads as the object itself (bucket queues hold their events this way).
+impl<T: Object + ?Sized> Object for Arc<T> {
+    fn struct_type(&self) -> &'static StructType {
+        (**self).struct_type()
+    }
+
+    fn field(&self, index: usize) -> Value<'_> {
+        (**self).field(index)
+    }
+
+    fn call_method<'s>(
+        &'s self,
+        index: usize,
+        args: &[Value<'s>],
+        cx: &mut CallContext<'_>,
+    ) -> Result<Value<'s>, RuntimeError> {
+        (**self).call_method(index, args, cx)
+    }
+
+    fn to_shared(&self) -> Arc<dyn Object> {
+        (**self).to_shared()
+    }
+
+    fn str_map_field(&self, index: usize) -> Option<&BTreeMap<String, String>> {
+        (**self).str_map_field(index)
+    }
+}
+
 impl<T: Object> MapView for BTreeMap<String, T> {
     fn len(&self) -> usize {
         BTreeMap::len(self)

@@ -1,5 +1,6 @@
 //! `Queue` and `Leaky`: the bucket views given to scenario `condition` and `overflow_filter`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::Event;
@@ -11,8 +12,9 @@ const QUEUE_ROOM: usize = 16;
 /// The content of a bucket (`queue` in expressions): `Queue` oldest first and capacity `L`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Queue {
-    /// Events held by the bucket, oldest first (`Queue`).
-    pub queue: Vec<Event>,
+    /// Events held by the bucket, oldest first (`Queue`). Shared: the buckets of every
+    /// scenario an event was poured into hold the same copy.
+    pub queue: Vec<Arc<Event>>,
     /// Capacity; the queue holds up to `L + 1` events, `-1` means unbounded (`L`).
     pub l: i64,
 }
@@ -31,11 +33,11 @@ impl Queue {
 
     /// Appends an event, dropping the oldest one when the queue holds more than `L` events
     /// (so it keeps up to `L + 1`), as upstream's `Queue.Add`.
-    pub fn add(&mut self, evt: Event) {
+    pub fn add(&mut self, evt: impl Into<Arc<Event>>) {
         if self.l >= 0 && self.queue.len() as i64 > self.l {
             self.queue.remove(0);
         }
-        self.queue.push(evt);
+        self.queue.push(evt.into());
     }
 }
 

@@ -135,12 +135,14 @@ pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> 
     let result = replay(&rt, cfg, &mut pipeline, source, wait);
     if let Some((stop, task)) = prometheus {
         // Upstream's agent lingers about two seconds after its acquisition ends; keep the
-        // endpoint up as long so that a scraper reading the final counters finds it.
+        // endpoint up until a scraper has read the final counters, two seconds at most.
         let linger = result
             .as_ref()
             .map_or(Duration::ZERO, |s| s.acquisition_time)
             + crate::metrics::REPLAY_LINGER;
-        std::thread::sleep(linger.saturating_sub(started.elapsed()));
+        while started.elapsed() < linger && !crate::metrics::final_counters_scraped() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = stop.send(());
         let _ = rt.block_on(task);
     }
@@ -228,10 +230,10 @@ impl Delivery<'_> {
     }
 }
 
-/// Parsing threads of a replay: `parser_routines` (one per CPU when it is 0 or absent). The
-/// events reach the buckets in file order whatever their number. None when one routine is
-/// configured or the parsers trace their work (`-dump-data`): parsing then happens on this
-/// thread, which also keeps memory lowest.
+/// Parsing threads of a replay: `parser_routines` (one per CPU when it is 0 or absent), while
+/// this thread pours, as upstream's parser and bucket routines run apart. The events reach the
+/// buckets in file order whatever their number. None when the parsers trace their work
+/// (`-dump-data`): parsing then happens on this thread.
 fn parse_threads(cfg: &Config, pipeline: &Pipeline) -> usize {
     if pipeline.traces() {
         return 0;
@@ -239,9 +241,9 @@ fn parse_threads(cfg: &Config, pipeline: &Pipeline) -> usize {
     match cfg
         .crowdsec_service
         .as_ref()
-        .map_or(1, |s| s.parser_routines)
+        .map_or(0, |s| s.parser_routines)
     {
-        0 | 1 => 0,
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         n => n,
     }
 }

@@ -245,7 +245,7 @@ impl Pipeline {
             self.stats.whitelisted += 1;
             return;
         }
-        self.pour(&evt);
+        self.pour(Arc::new(evt));
         self.drain(alerts);
     }
 
@@ -255,10 +255,10 @@ impl Pipeline {
         self.drain(alerts);
     }
 
-    fn pour(&mut self, evt: &Event) {
+    fn pour(&mut self, evt: Arc<Event>) {
         // A runtime error in a filter stops pouring this event (as upstream) but not the
         // replay.
-        if let Err(e) = self.engine.pour(evt, &mut self.pending) {
+        if let Err(e) = self.engine.pour_shared(evt, &mut self.pending) {
             tracing::debug!(error = %e, "pouring stopped for this event");
         }
     }
@@ -292,7 +292,7 @@ impl Pipeline {
             }
             self.stats.overflows += 1;
             if ovf.overflow.reprocess {
-                self.pour(&ovf);
+                self.pour(Arc::new(ovf.clone()));
                 queue.extend(self.pending.drain(..));
             }
             alerts.append(&mut ovf.overflow.api_alerts);

@@ -1,5 +1,7 @@
 //! `trigger`: every event overflows at once (upstream's `Trigger` processor).
 
+use std::sync::Arc;
+
 use cs_types::{Event, ExpectMode, GoTime, Leaky, Queue};
 
 /// Records `evt` as the only event of the bucket, at its log time in time-machine mode (`now`
@@ -8,7 +10,7 @@ pub(crate) fn pour(
     leaky: &mut Leaky,
     queue: &mut Queue,
     mode: ExpectMode,
-    evt: Event,
+    evt: Arc<Event>,
     now: GoTime,
 ) {
     let t = match mode {
