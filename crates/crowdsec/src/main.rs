@@ -10,6 +10,11 @@ mod live;
 mod metrics;
 
 use std::io::IsTerminal as _;
+
+/// jemalloc: events are built on the parser threads and freed on the bucket thread, a pattern
+/// it serves without the arena lock contention of the system allocator.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};

@@ -300,7 +300,10 @@ async fn replay_metrics_hold_the_final_counters_after_the_acquisition() {
         .find(|l| l.starts_with("cs_filesource_hits_total{"))
         .unwrap_or_else(|| panic!("no file hits in\n{body}"));
     let lines = std::fs::read_to_string(&log).unwrap().lines().count();
-    assert!(hits.ends_with(&format!(" {lines}")), "{lines} lines: {hits}");
+    assert!(
+        hits.ends_with(&format!(" {lines}")),
+        "{lines} lines: {hits}"
+    );
     assert!(hits.contains(&log.display().to_string()), "{hits}");
 }
 

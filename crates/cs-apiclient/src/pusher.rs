@@ -32,6 +32,10 @@ pub struct PusherConfig {
     pub backoff_max: Duration,
     /// On shutdown, how long to keep trying to deliver what is queued.
     pub shutdown_timeout: Duration,
+    /// When set, no alert is taken from the channel while this many are queued undelivered:
+    /// [`AlertPusher::send`] then waits, so a producer faster than the LAPI (a replay) is
+    /// slowed down instead of queueing without end. `None`: the spool bound alone applies.
+    pub max_undelivered: Option<usize>,
 }
 
 impl Default for PusherConfig {
@@ -44,6 +48,7 @@ impl Default for PusherConfig {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(5),
+            max_undelivered: None,
         }
     }
 }
@@ -125,8 +130,12 @@ impl Worker {
             if inflight.is_none() && Instant::now() >= retry_at {
                 inflight = self.start_push();
             }
+            let full = self
+                .config
+                .max_undelivered
+                .is_some_and(|max| self.spool.len() + pending.len() >= max);
             tokio::select! {
-                msg = rx.recv() => match msg {
+                msg = rx.recv(), if !full => match msg {
                     Some(a) => {
                         pending.push(a);
                         if pending.len() >= self.config.max_batch {

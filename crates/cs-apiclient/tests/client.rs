@@ -214,6 +214,39 @@ async fn alerts_wait_on_disk_while_lapi_is_down_then_arrive() {
 }
 
 #[tokio::test]
+async fn senders_wait_while_the_undelivered_backlog_is_full() {
+    let state = Arc::new(Mutex::new(Mock::default()));
+    let url = serve(state.clone()).await;
+    let client = Arc::new(WatcherClient::new(&ClientOptions::new(url), "m1", "pw").unwrap());
+    let config = PusherConfig {
+        spool_dir: None,
+        max_batch: 1,
+        max_undelivered: Some(2),
+        ..fast(std::path::Path::new("/nonexistent"))
+    };
+    let (pusher, task) = AlertPusher::spawn(client, config).unwrap();
+    // LAPI down: two alerts wait in the pusher, four more fill its channel (4 x max_batch),
+    // and the next sender has to wait.
+    for n in 0..6 {
+        assert!(pusher.send(alert(n)).await);
+    }
+    let blocked = tokio::time::timeout(Duration::from_millis(300), pusher.send(alert(6))).await;
+    assert!(blocked.is_err(), "a sender got through a full backlog");
+    // LAPI up: the backlog drains and senders go on; nothing was dropped.
+    state.lock().unwrap().up = true;
+    assert!(pusher.send(alert(7)).await);
+    for _ in 0..200 {
+        if state.lock().unwrap().alerts.len() == 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pusher.shutdown();
+    let stats = task.await.unwrap();
+    assert_eq!((stats.pushed, stats.dropped, stats.queued), (7, 0, 0));
+}
+
+#[tokio::test]
 async fn bouncer_stream_starts_with_startup_then_polls_deltas() {
     let state = up();
     let url = serve(state.clone()).await;

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
-use cs_expr::{Clock, Guard, GuardMap};
+use cs_expr::{Clock, Guard, GuardMap, Memo};
 use cs_metrics::{Counter, Gauge, Metrics};
 use cs_types::{Event, EventType, ExpectMode, GoTime, Leaky, Queue, RuntimeAlert};
 use sha1::{Digest, Sha1};
@@ -249,6 +249,8 @@ pub struct BucketEngine {
     guards: Vec<Guard>,
     /// Per guard: whether the event being poured passes it, until the event changes.
     guard_memo: Vec<Option<bool>>,
+    /// What the filters found out about the event being poured, until the event changes.
+    memo: Memo,
     /// Per groupby class: its result for the event being poured, until the event changes.
     groupby_memo: Vec<Option<String>>,
     /// Bucket key (see [`Route`]) → slot of its live bucket.
@@ -322,6 +324,7 @@ impl BucketEngine {
             groupby_class,
             filter_guard,
             guard_memo: vec![None; guards.len()],
+            memo: Memo::new(),
             guards,
             filter_memo: vec![None; filters],
             groupby_memo: vec![None; groupbys],
@@ -525,6 +528,7 @@ impl BucketEngine {
         self.filter_memo.fill(None);
         self.groupby_memo.fill(None);
         self.guard_memo.fill(None);
+        self.memo.clear();
         // `MarshaledTime` is read once per event (filters do not change it).
         let time = parse_time(&evt.marshaled_time);
         for si in 0..self.scenarios.len() {
@@ -537,13 +541,14 @@ impl BucketEngine {
                     self.filter_memo[fc] = Some(false);
                     false
                 }
-                None => match scenario.filter.eval_filter(&mut evt) {
+                None => match scenario.filter.eval_filter(&mut evt, &mut self.memo) {
                     Ok((Outcome::Bool(b), changed)) => {
                         if changed {
                             // Results computed on the event before its change are stale.
                             self.filter_memo.fill(None);
                             self.groupby_memo.fill(None);
                             self.guard_memo.fill(None);
+                            self.memo.clear();
                         }
                         self.filter_memo[fc] = Some(b);
                         b

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cs_expr::{
-    Clock, CompileError, Effect, Effects, Environment, Program, RuntimeError, Type, Value,
+    Clock, CompileError, Effect, Effects, Environment, Memo, Program, RuntimeError, Type, Value,
 };
 use cs_expr_helpers::Helpers;
 use cs_types::{Event, Leaky, Queue, RuntimeAlert};
@@ -116,12 +116,20 @@ impl Expr {
     /// `evt.Unmarshaled`...): the changes are made on a copy when the event is shared (the
     /// buckets it was already poured into keep it as it was). Also tells whether the event
     /// was changed.
+    ///
+    /// `memo` holds what the filters evaluated before on the same event, unchanged, found out
+    /// (see [`cs_expr::Memo`]); the caller clears it for every new or changed event.
     pub(crate) fn eval_filter(
         &self,
         evt: &mut Arc<Event>,
+        memo: &mut Memo,
     ) -> Result<(Outcome, bool), RuntimeError> {
         let mut effects = Effects::new();
-        let outcome = Outcome::of(&self.program.run(&[Value::object(&**evt)], &mut effects)?);
+        let outcome = Outcome::of(&self.program.run_memo(
+            &[Value::object(&**evt)],
+            &mut effects,
+            memo,
+        )?);
         let changed = !effects.is_empty();
         if changed {
             let evaluated: &Event = evt;

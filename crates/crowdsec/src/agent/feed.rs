@@ -1,6 +1,7 @@
-//! Parallel parsing for the replay: lines are grouped in batches, parsed by a pool of threads
-//! sharing the compiled parsers, and handed back in file order, so that the buckets see the
-//! events exactly as a single thread would pour them.
+//! Parallel parsing for the replay: lines are grouped in batches, made into events and parsed
+//! by a pool of threads sharing the compiled parsers, and handed back in file order, so that the
+//! buckets see the events exactly as a single thread would pour them. The reading thread, which
+//! also pours, only copies each line into its batch.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -8,20 +9,89 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result, anyhow};
+use cs_acquisition::Labels;
 use cs_parser::Parsers;
-use cs_types::Event;
+use cs_types::{Event, ExpectMode};
 
 /// Lines per batch handed to a parsing thread.
 pub(super) const BATCH: usize = 512;
 /// Batches queued or being parsed per thread before the reader waits.
 const IN_FLIGHT_PER_THREAD: usize = 2;
 
-/// A numbered batch of events.
+/// What every event of a replay shares: the datasource's module and labels.
+pub(super) struct Template {
+    pub(super) module: &'static str,
+    pub(super) labels: Labels,
+}
+
+impl Template {
+    /// The time-machine event of one line read now.
+    pub(super) fn event(&self, raw: &str, src: &str) -> Event {
+        let mut evt = Event::new_log(raw, self.module);
+        src.clone_into(&mut evt.line.src);
+        evt.line.labels.clone_from(&self.labels);
+        evt.line.time = chrono::Utc::now().fixed_offset();
+        evt.expect_mode = ExpectMode::TimeMachine;
+        evt
+    }
+}
+
+/// Lines read and not yet made into events: their text back to back, with where each one ends
+/// and the index of its source in `srcs`.
+#[derive(Default)]
+pub(super) struct Lines {
+    text: String,
+    ends: Vec<(usize, usize)>,
+    srcs: Vec<String>,
+}
+
+impl Lines {
+    /// Room for a whole batch.
+    pub(super) fn new() -> Self {
+        Self {
+            text: String::with_capacity(BATCH * 128),
+            ends: Vec::with_capacity(BATCH),
+            srcs: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, raw: &str, src: &str) {
+        if self.srcs.last().is_none_or(|s| s != src) {
+            self.srcs.push(src.to_owned());
+        }
+        self.text.push_str(raw);
+        self.ends.push((self.text.len(), self.srcs.len() - 1));
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn into_events(self, template: &Template) -> Vec<Event> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&(end, src)| {
+                let evt = template.event(&self.text[start..end], &self.srcs[src]);
+                start = end;
+                evt
+            })
+            .collect()
+    }
+}
+
+/// A numbered batch of lines.
+type Job = (u64, Lines);
+/// A numbered batch of parsed events.
 type Batch = (u64, Vec<Event>);
 
 /// Parsing threads fed with batches, whose results come back in submission order.
 pub(super) struct ParsePool {
-    jobs: Option<SyncSender<Batch>>,
+    jobs: Option<SyncSender<Job>>,
     done: Receiver<Batch>,
     threads: Vec<JoinHandle<()>>,
     /// Number of the next batch submitted.
@@ -34,27 +104,45 @@ pub(super) struct ParsePool {
 }
 
 impl ParsePool {
-    /// Starts `threads` parsing threads (at least one).
-    pub(super) fn start(parsers: &Arc<Parsers>, threads: usize) -> Result<Self> {
+    /// Starts `threads` parsing threads (at least one) making the events of `template`.
+    pub(super) fn start(
+        parsers: &Arc<Parsers>,
+        threads: usize,
+        template: &Arc<Template>,
+    ) -> Result<Self> {
         let threads = threads.max(1);
         let limit = threads * IN_FLIGHT_PER_THREAD;
-        let (jobs, queue) = sync_channel::<Batch>(limit);
+        let (jobs, queue) = sync_channel::<Job>(limit);
         let (results, done) = sync_channel::<Batch>(limit);
         let queue = Arc::new(Mutex::new(queue));
         let handles = (0..threads)
             .map(|i| {
-                let (queue, results, parsers) =
-                    (Arc::clone(&queue), results.clone(), Arc::clone(parsers));
+                let (queue, results, parsers, template) = (
+                    Arc::clone(&queue),
+                    results.clone(),
+                    Arc::clone(parsers),
+                    Arc::clone(template),
+                );
                 std::thread::Builder::new()
                     .name(format!("crowdsec-parser-{i}"))
                     .spawn(move || {
                         loop {
                             let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                            let Ok((seq, mut events)) = job else { break };
+                            let Ok((seq, lines)) = job else { break };
+                            let mut events = lines.into_events(&template);
                             for evt in &mut events {
                                 if let Err(e) = parsers.parse(evt) {
                                     tracing::debug!(error = %e, "event dropped by the parsers");
                                     evt.process = false;
+                                }
+                                if !evt.process || evt.whitelisted {
+                                    // Only these flags are read past this point: free the
+                                    // event here rather than on the pouring thread.
+                                    *evt = Event {
+                                        process: evt.process,
+                                        whitelisted: evt.whitelisted,
+                                        ..Event::default()
+                                    };
                                 }
                             }
                             if results.send((seq, events)).is_err() {
@@ -78,11 +166,7 @@ impl ParsePool {
 
     /// Queues a batch for parsing, then hands every batch parsed so far, in order, to `pour`.
     /// Waits for results when too many batches are pending (bounded memory).
-    pub(super) fn submit(
-        &mut self,
-        events: Vec<Event>,
-        pour: &mut dyn FnMut(Vec<Event>),
-    ) -> Result<()> {
+    pub(super) fn submit(&mut self, lines: Lines, pour: &mut dyn FnMut(Vec<Event>)) -> Result<()> {
         // Room for this batch: never more than `limit` pending, so neither channel fills up
         // while this thread is the one that empties them.
         while self.pending() >= self.limit {
@@ -92,7 +176,7 @@ impl ParsePool {
             .jobs
             .as_ref()
             .ok_or_else(|| anyhow!("parse pool closed"))?;
-        jobs.send((self.next_in, events))
+        jobs.send((self.next_in, lines))
             .map_err(|_| anyhow!("parser threads stopped"))?;
         self.next_in += 1;
         self.collect(false, pour)

@@ -21,7 +21,7 @@ use anyhow::{Context as _, Result, bail};
 use cs_acquisition::{Labels, ReadStats};
 use cs_config::Config;
 use cs_models::Alert;
-use cs_types::{Event, ExpectMode};
+use cs_types::Event;
 
 use self::pipeline::PipelineOptions;
 use crate::flags::Flags;
@@ -68,6 +68,11 @@ pub struct Summary {
     /// Bucket counters.
     pub buckets: cs_buckets::EngineStats,
 }
+
+/// Alerts a replay lets wait for the LAPI before it pauses.
+const REPLAY_BACKLOG: usize = 2000;
+/// Alerts per push of a replay (upstream's agent pushes what it has every second, unbounded).
+const REPLAY_PUSH: usize = 500;
 
 /// Environment variable that turns bucket eviction off (`0`): memory then grows with the
 /// number of distinct bucket keys, as upstream's; used to check that eviction changes no alert.
@@ -256,12 +261,29 @@ fn replay(
     mut source: Box<dyn cs_acquisition::OneShotSource>,
     wait: Duration,
 ) -> Result<Summary> {
-    let output = rt.block_on(Output::connect(cfg, pipeline.scenario_names(), wait))?;
+    // A replay produces alerts much faster than a LAPI stores them: larger pushes, and a
+    // bounded backlog so that memory stays flat whatever the length of the log.
+    let pusher = cs_apiclient::PusherConfig {
+        max_batch: REPLAY_PUSH,
+        max_undelivered: Some(REPLAY_BACKLOG),
+        ..cs_apiclient::PusherConfig::default()
+    };
+    let output = rt.block_on(Output::connect(
+        cfg,
+        pipeline.scenario_names(),
+        wait,
+        pusher,
+    ))?;
     let module = source.module();
     let labels = source.labels().clone();
     let threads = parse_threads(cfg, pipeline);
+    let template = Arc::new(feed::Template { module, labels });
     let mut pool = if threads > 0 {
-        Some(feed::ParsePool::start(&pipeline.parsers(), threads)?)
+        Some(feed::ParsePool::start(
+            &pipeline.parsers(),
+            threads,
+            &template,
+        )?)
     } else {
         None
     };
@@ -277,26 +299,21 @@ fn replay(
         progress: std::io::stderr().is_terminal(),
         failure: None,
     };
-    let mut batch = Vec::with_capacity(feed::BATCH);
+    let mut batch = feed::Lines::new();
     let mut pool_error = None;
     let read = source.read_all(&mut |line| {
-        let mut evt = Event::new_log(line.raw, module);
-        evt.line.src = line.src.to_owned();
-        evt.line.labels.clone_from(&labels);
-        evt.line.time = chrono::Utc::now().fixed_offset();
-        evt.expect_mode = ExpectMode::TimeMachine;
         let Some(pool) = pool.as_mut() else {
-            delivery.take(vec![evt], true);
+            delivery.take(vec![template.event(line.raw, line.src)], true);
             return match delivery.failure {
                 Some(_) => ControlFlow::Break(()),
                 None => ControlFlow::Continue(()),
             };
         };
-        batch.push(evt);
+        batch.push(line.raw, line.src);
         if batch.len() < feed::BATCH {
             return ControlFlow::Continue(());
         }
-        let full = std::mem::replace(&mut batch, Vec::with_capacity(feed::BATCH));
+        let full = std::mem::replace(&mut batch, feed::Lines::new());
         if let Err(e) = pool.submit(full, &mut |events| delivery.take(events, false)) {
             pool_error = Some(e);
             return ControlFlow::Break(());

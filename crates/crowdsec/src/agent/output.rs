@@ -26,8 +26,13 @@ fn optional_path(p: &str) -> Option<PathBuf> {
 
 impl Output {
     /// Logs in to the LAPI (retrying transient failures for up to `wait`, since a LAPI
-    /// started alongside may not be listening yet) and starts the pusher.
-    pub async fn connect(cfg: &Config, scenarios: Vec<String>, wait: Duration) -> Result<Output> {
+    /// started alongside may not be listening yet) and starts a pusher tuned by `pusher`.
+    pub async fn connect(
+        cfg: &Config,
+        scenarios: Vec<String>,
+        wait: Duration,
+        pusher: PusherConfig,
+    ) -> Result<Output> {
         let path = cfg.client_credentials_path()?.to_path_buf();
         let creds = cfg
             .client_credentials()
@@ -65,7 +70,7 @@ impl Output {
         // time to take the backlog before giving up at exit.
         let config = PusherConfig {
             shutdown_timeout: SHUTDOWN_TIMEOUT,
-            ..PusherConfig::default()
+            ..pusher
         };
         let (pusher, task) =
             AlertPusher::spawn(Arc::new(client), config).context("starting the alert pusher")?;

@@ -197,7 +197,13 @@ impl Agent {
         sources: Vec<cs_acquisition::Source>,
     ) -> Result<Agent> {
         let service = cfg.crowdsec_service.clone().unwrap_or_default();
-        let output = Output::connect(cfg, pipeline.scenario_names(), LAPI_WAIT).await?;
+        let output = Output::connect(
+            cfg,
+            pipeline.scenario_names(),
+            LAPI_WAIT,
+            cs_apiclient::PusherConfig::default(),
+        )
+        .await?;
         let (lines, lines_rx) = mpsc::channel(LINE_QUEUE);
         let (events, events_rx) = mpsc::channel(LINE_QUEUE);
         let (control, control_rx) = mpsc::channel(1);
