@@ -1,61 +1,19 @@
 //! `cscli` end to end in a temp dir: database commands on SQLite, LAPI commands against an
 //! in-process Local API on loopback.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cscli");
-
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    cfg: PathBuf,
-}
+mod common;
+use common::{Env, err, ok, ok_async};
 
 fn setup(port: u16) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let d = root.display();
-    std::fs::create_dir_all(root.join("data")).unwrap();
-    let cfg = root.join("config.yaml");
-    std::fs::write(
-        &cfg,
+    Env::new(|root| {
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        let d = root.display();
         format!(
             "config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\ndb_config:\n  type: sqlite\n  db_path: {d}/data/crowdsec.db\napi:\n  client:\n    credentials_path: {d}/local_api_credentials.yaml\n  server:\n    listen_uri: 127.0.0.1:{port}\n"
-        ),
-    )
-    .unwrap();
-    Env {
-        _dir: dir,
-        root,
-        cfg,
-    }
-}
-
-fn cscli(env: &Env, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("-c")
-        .arg(&env.cfg)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs and expects success; returns stdout.
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = cscli(env, args);
-    assert!(
-        out.status.success(),
-        "cscli {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn err(env: &Env, args: &[&str]) -> String {
-    let out = cscli(env, args);
-    assert!(!out.status.success(), "cscli {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
+        )
+    })
 }
 
 #[test]
@@ -170,30 +128,6 @@ async fn start_lapi(root: &Path) -> u16 {
     .unwrap();
     tokio::spawn(server.serve_on(Some(listener), std::future::pending()));
     port
-}
-
-/// Runs cscli off the async runtime (the LAPI serves on it meanwhile).
-async fn ok_async(env: &Env, args: &[&str]) -> String {
-    let (bin_cfg, args): (PathBuf, Vec<String>) = (
-        env.cfg.clone(),
-        args.iter().map(|s| s.to_string()).collect(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .arg("-c")
-            .arg(bin_cfg)
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

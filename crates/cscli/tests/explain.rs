@@ -2,9 +2,9 @@
 //! scenario copied from the shared hub, and sshd lines that do and do not parse.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cscli");
+mod common;
+use common::{Env, cscli, ok};
 
 /// The shared hub: `$CROWDSEC_SHARED/hub`, else `../shared/hub` beside the workspace.
 fn hub() -> PathBuf {
@@ -28,12 +28,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    cfg: PathBuf,
-}
-
 /// A config dir with syslog-logs, sshd-logs, dateparse-enrich and the ssh-bf scenario.
 fn setup() -> Env {
     let hub = hub();
@@ -42,64 +36,35 @@ fn setup() -> Env {
         "hub not found at {} (set CROWDSEC_SHARED)",
         hub.display()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    for (stage, name) in [
-        ("s00-raw", "syslog-logs"),
-        ("s01-parse", "sshd-logs"),
-        ("s02-enrich", "dateparse-enrich"),
-    ] {
-        let to = root.join("parsers").join(stage);
-        std::fs::create_dir_all(&to).unwrap();
-        let file = format!("{name}.yaml");
+    Env::new(|root| {
+        for (stage, name) in [
+            ("s00-raw", "syslog-logs"),
+            ("s01-parse", "sshd-logs"),
+            ("s02-enrich", "dateparse-enrich"),
+        ] {
+            let to = root.join("parsers").join(stage);
+            std::fs::create_dir_all(&to).unwrap();
+            let file = format!("{name}.yaml");
+            std::fs::copy(
+                hub.join("parsers")
+                    .join(stage)
+                    .join("crowdsecurity")
+                    .join(&file),
+                to.join(&file),
+            )
+            .unwrap();
+        }
+        std::fs::create_dir_all(root.join("scenarios")).unwrap();
         std::fs::copy(
-            hub.join("parsers")
-                .join(stage)
-                .join("crowdsecurity")
-                .join(&file),
-            to.join(&file),
+            hub.join("scenarios/crowdsecurity/ssh-bf.yaml"),
+            root.join("scenarios/ssh-bf.yaml"),
         )
         .unwrap();
-    }
-    std::fs::create_dir_all(root.join("scenarios")).unwrap();
-    std::fs::copy(
-        hub.join("scenarios/crowdsecurity/ssh-bf.yaml"),
-        root.join("scenarios/ssh-bf.yaml"),
-    )
-    .unwrap();
-    copy_dir(&hub.join("patterns"), &root.join("patterns"));
-    std::fs::create_dir_all(root.join("data")).unwrap();
-    let cfg = root.join("config.yaml");
-    let d = root.display();
-    std::fs::write(
-        &cfg,
-        format!("config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\n"),
-    )
-    .unwrap();
-    Env {
-        _dir: dir,
-        root,
-        cfg,
-    }
-}
-
-fn cscli(env: &Env, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("-c")
-        .arg(&env.cfg)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = cscli(env, args);
-    assert!(
-        out.status.success(),
-        "cscli {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        copy_dir(&hub.join("patterns"), &root.join("patterns"));
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        let d = root.display();
+        format!("config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\n")
+    })
 }
 
 const FAILED_AUTH: &str = "Sep 19 18:33:22 scw-d95986 sshd[24347]: Failed password for invalid user admin from 1.2.3.4 port 46346 ssh2";

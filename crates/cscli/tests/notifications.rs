@@ -6,12 +6,12 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cscli");
+mod common;
+use common::{Env, err, err_async, ok, ok_async};
 
 fn http_plugin() -> Option<PathBuf> {
     let root = std::env::var("CS_REF_ROOT").unwrap_or_else(|_| "/opt/crowdsec-ref".into());
@@ -30,20 +30,17 @@ fn http_plugin() -> Option<PathBuf> {
 
 const PROFILES: &str = "name: notify_ip\nfilters:\n - Alert.Remediation == true && Alert.GetScope() == \"Ip\" && GetDecisionsCount(Alert.GetValue()) > 0\ndecisions:\n - type: ban\n   duration: 4h\nnotifications:\n - http_main\non_success: break\n---\nname: notify_range\nfilters:\n - Alert.Remediation == true && Alert.GetScope() == \"Range\"\nnotifications:\n - http_main\n";
 
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    cfg: PathBuf,
-}
-
 /// A configuration directory: `http_main` (used by both profiles) and `http_spare` (unused) post
 /// to `hook_port`, `http_down` to a port nothing listens on. With `plugin`, a private copy of
 /// it is the `http` plugin.
 fn setup(hook_port: u16, lapi_port: u16, plugin: Option<&Path>) -> Env {
-    let dir = tempfile::tempdir().unwrap();
+    Env::new(|root| config_dir(root, hook_port, lapi_port, plugin))
+}
+
+/// The files of [`setup`]'s config dir; the text of its `config.yaml`.
+fn config_dir(root: &Path, hook_port: u16, lapi_port: u16, plugin: Option<&Path>) -> String {
     // The plugin may run as nobody (plugin_config): it must reach its binary.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.path().to_path_buf();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
     for sub in ["data", "plugins", "notifications"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
     }
@@ -72,77 +69,9 @@ fn setup(hook_port: u16, lapi_port: u16, plugin: Option<&Path>) -> Env {
         "plugin_config:\n  user: \"\"\n  group: \"\"\n"
     };
     let d = root.display();
-    let cfg = root.join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\n  notification_dir: {d}/notifications\n  plugin_dir: {d}/plugins\n{plugin_config}db_config:\n  type: sqlite\n  db_path: {d}/data/crowdsec.db\napi:\n  client:\n    credentials_path: {d}/local_api_credentials.yaml\n  server:\n    listen_uri: 127.0.0.1:{lapi_port}\n    profiles_path: {d}/profiles.yaml\n"
-        ),
+    format!(
+        "config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\n  notification_dir: {d}/notifications\n  plugin_dir: {d}/plugins\n{plugin_config}db_config:\n  type: sqlite\n  db_path: {d}/data/crowdsec.db\napi:\n  client:\n    credentials_path: {d}/local_api_credentials.yaml\n  server:\n    listen_uri: 127.0.0.1:{lapi_port}\n    profiles_path: {d}/profiles.yaml\n"
     )
-    .unwrap();
-    Env {
-        _dir: dir,
-        root,
-        cfg,
-    }
-}
-
-fn cscli(env: &Env, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("-c")
-        .arg(&env.cfg)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = cscli(env, args);
-    assert!(
-        out.status.success(),
-        "cscli {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn err(env: &Env, args: &[&str]) -> String {
-    let out = cscli(env, args);
-    assert!(!out.status.success(), "cscli {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
-
-/// Runs cscli off the async runtime (the servers run on it meanwhile); stdout, stderr, success.
-async fn run_async(env: &Env, args: &[&str]) -> (String, String, bool) {
-    let cfg = env.cfg.clone();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .arg("-c")
-            .arg(cfg)
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.success(),
-    )
-}
-
-async fn ok_async(env: &Env, args: &[&str]) -> String {
-    let (stdout, stderr, success) = run_async(env, args).await;
-    assert!(success, "cscli {args:?} failed: {stderr}");
-    stdout + &stderr
-}
-
-async fn err_async(env: &Env, args: &[&str]) -> String {
-    let (_, stderr, success) = run_async(env, args).await;
-    assert!(!success, "cscli {args:?} should fail");
-    stderr
 }
 
 /// A loopback HTTP/1.1 server answering 200; each request's line, headers and body are sent
