@@ -1489,11 +1489,13 @@ mod tests {
 
     #[test]
     fn filter_side_effects_and_errors() {
-        // t/0 and t/b share a guard (`evt.Meta.seen == 'a'`), false before t/a changes the
-        // event and true after.
+        // t/0 and t/b share a guard (`evt.Meta.seen == 'a'`), t/1 and t/m an operand answered
+        // by the filters' memo: false before t/a changes the event and true after.
         let yaml = "type: trigger\nname: t/0\ndescription: d\nfilter: evt.Meta.seen == 'a' && true\n---\n\
+            type: trigger\nname: t/1\ndescription: d\nfilter: 1 == 1 && evt.Meta.seen == 'a'\n---\n\
             type: trigger\nname: t/a\ndescription: d\nfilter: evt.SetMeta('seen', 'a')\n---\n\
             type: trigger\nname: t/b\ndescription: d\nfilter: evt.Meta.seen == 'a'\n---\n\
+            type: trigger\nname: t/m\ndescription: d\nfilter: true && evt.Meta.seen == 'a'\n---\n\
             type: trigger\nname: t/c\ndescription: d\nfilter: evt.Overflow.Alert.Scenario == 'x'\n---\n\
             type: trigger\nname: t/d\ndescription: d\nfilter: 'true'\n";
         let clock = clock();
@@ -1512,7 +1514,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["t/a", "t/b"],
+            ["t/a", "t/b", "t/m"],
             "t/d is not reached after the error of t/c"
         );
         let events = out[1].overflow.alert.as_ref().unwrap().events();
