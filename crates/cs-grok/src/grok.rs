@@ -9,6 +9,7 @@ use regex_automata::nfa::thompson::{self, backtrack};
 use regex_automata::util::pool::Pool;
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Input, meta};
+use regex_syntax::hir::{Dot, Hir, HirKind};
 
 use crate::error::{Error, Result};
 use crate::patterns::{Expansion, syntax_error_parts};
@@ -44,6 +45,78 @@ pub struct Grok {
     slots: usize,
     prefilter: Option<Prefilter>,
     direct: Direct,
+    /// A trailing `.*` left out of `regex` and `direct`, resolved after their match.
+    tail: Option<Tail>,
+}
+
+/// A greedy `.*` ending the expression (`%{GREEDYDATA:message}` closing a pattern).
+///
+/// It matches whatever follows, so it cannot change which path the rest of the expression
+/// takes: under leftmost-first rules the match of `head.*` is the match of `head` followed
+/// by the longest run the dot allows. The engines then run `head` alone and the tail is
+/// found with a scan for the first line feed instead of a byte-by-byte walk.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    /// Capture group of the `.*` (its index in the full expression), when it has one: the
+    /// highest group, so the head's groups keep their numbers.
+    group: Option<usize>,
+    /// The dot stops at `\n` (the default; `(?s)` lifts it).
+    stops_at_newline: bool,
+}
+
+impl Tail {
+    /// Splits `hir` into its head and a trailing `.*`, when it ends with one.
+    fn split(hir: &Hir) -> Option<(Hir, Tail)> {
+        let HirKind::Concat(parts) = hir.kind() else {
+            return None;
+        };
+        let (last, head) = parts.split_last()?;
+        let (group, rep) = match last.kind() {
+            HirKind::Capture(cap) => (Some(cap.index as usize), &*cap.sub),
+            _ => (None, last),
+        };
+        let HirKind::Repetition(rep) = rep.kind() else {
+            return None;
+        };
+        if rep.min != 0 || rep.max.is_some() || !rep.greedy {
+            return None;
+        }
+        let stops_at_newline = if *rep.sub == Hir::dot(Dot::AnyCharExceptLF) {
+            true
+        } else if *rep.sub == Hir::dot(Dot::AnyChar) {
+            false
+        } else {
+            return None;
+        };
+        // The tail's group must be the last one for the head's slots to line up.
+        if group.is_some_and(|g| g != hir.properties().explicit_captures_len()) {
+            return None;
+        }
+        Some((
+            Hir::concat(head.to_vec()),
+            Tail {
+                group,
+                stops_at_newline,
+            },
+        ))
+    }
+
+    /// Extends the head's match in `slots` over the tail of `line`.
+    fn resolve(&self, line: &str, slots: &mut [Option<NonMaxUsize>]) {
+        let Some(start) = slots[1].map(NonMaxUsize::get) else {
+            return;
+        };
+        let rest = &line.as_bytes()[start..];
+        let end = match self.stops_at_newline {
+            true => memchr::memchr(b'\n', rest).map_or(line.len(), |i| start + i),
+            false => line.len(),
+        };
+        slots[1] = NonMaxUsize::new(end);
+        if let Some(g) = self.group {
+            slots[2 * g] = NonMaxUsize::new(start);
+            slots[2 * g + 1] = NonMaxUsize::new(end);
+        }
+    }
 }
 
 /// Creates the backtracker's per-thread scratch space.
@@ -58,9 +131,9 @@ type CacheFn = Box<dyn Fn() -> backtrack::Cache + Send + Sync + UnwindSafe + Ref
 struct Direct {
     engine: backtrack::BoundedBacktracker,
     caches: Pool<backtrack::Cache, CacheFn>,
-    /// Whether the last line that reached the regex matched. Patterns tend to keep
-    /// matching (one parser per log format) or keep failing (the other parsers), so
-    /// this picks the cheaper strategy for the next line.
+    /// Whether the last line that reached the regex matched over most of its length.
+    /// Patterns tend to keep matching (one parser per log format) or keep failing (the
+    /// other parsers), so this picks the cheaper strategy for the next line.
     hot: AtomicBool,
 }
 
@@ -100,11 +173,13 @@ impl Direct {
         Some(found)
     }
 
-    /// Records a match found through the lazy DFA: the next line goes straight to the
-    /// backtracker.
-    fn matched(&self) {
-        if !self.hot.load(Ordering::Relaxed) {
-            self.hot.store(true, Ordering::Relaxed);
+    /// Records a match over `span` bytes of a line of `len` bytes. When it covers most of
+    /// the line, the next line goes straight to the backtracker; a short match is found
+    /// cheaper by the lazy DFA, which leaves the backtracker only its span to search.
+    fn matched(&self, span: usize, len: usize) {
+        let hot = span.saturating_mul(4) >= len.saturating_mul(3);
+        if self.hot.load(Ordering::Relaxed) != hot {
+            self.hot.store(hot, Ordering::Relaxed);
         }
     }
 }
@@ -143,10 +218,14 @@ impl Grok {
             pattern: pattern.to_string(),
             message,
         };
+        let (head, tail) = match Tail::split(&hir) {
+            Some((head, tail)) => (head, Some(tail)),
+            None => (hir, None),
+        };
         let regex = meta::Builder::new()
-            .build_from_hir(&hir)
+            .build_from_hir(&head)
             .map_err(|e| build_error(e.to_string()))?;
-        let direct = Direct::new(&hir).map_err(build_error)?;
+        let direct = Direct::new(&head).map_err(build_error)?;
         let sources = fields
             .iter()
             .map(|&(_, group)| match group {
@@ -167,6 +246,7 @@ impl Grok {
             slots: 2 * (translation.kept.len() + 1),
             prefilter,
             direct,
+            tail,
         })
     }
 
@@ -206,21 +286,37 @@ impl Grok {
             inline: [None; INLINE_SLOTS],
             heap: Vec::new(),
         };
+        // The engines fill the groups of the head; a captured tail is the last group.
+        let head_slots = match self.tail {
+            Some(Tail { group: Some(_), .. }) => self.slots - 2,
+            _ => self.slots,
+        };
         if self.slots <= INLINE_SLOTS {
-            let slots = &mut slots.inline[..self.slots];
-            match self.direct.search(&input, slots) {
+            let head = &mut slots.inline[..head_slots];
+            match self.direct.search(&input, head) {
                 Some(true) => {}
                 Some(false) => return None,
                 None => {
-                    self.regex.search_slots(&input, slots)?;
-                    self.direct.matched();
+                    self.regex.search_slots(&input, head)?;
                 }
+            }
+            if let (Some(start), Some(end)) = (head[0], head[1]) {
+                self.direct.matched(end.get() - start.get(), line.len());
             }
         } else {
             // Find the match before allocating room for all groups.
             self.regex.search_slots(&input, &mut slots.inline[..2])?;
             slots.heap = vec![None; self.slots];
-            self.regex.search_slots(&input, &mut slots.heap)?;
+            self.regex
+                .search_slots(&input, &mut slots.heap[..head_slots])?;
+        }
+        if let Some(tail) = &self.tail {
+            let all = if slots.heap.is_empty() {
+                &mut slots.inline[..self.slots]
+            } else {
+                &mut slots.heap[..]
+            };
+            tail.resolve(line, all);
         }
         Some(Captures {
             grok: self,
@@ -306,5 +402,83 @@ impl<'g, 'h> Captures<'g, 'h> {
             .iter()
             .enumerate()
             .map(|(i, f)| (f, self.value(i)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Patterns;
+
+    /// Each field of `grok` on `line`, as the whole expression (tail included) run by the
+    /// regex engine yields it.
+    fn reference(grok: &Grok, line: &str) -> Option<Vec<String>> {
+        let re = meta::Regex::new(grok.regex()).unwrap();
+        let mut caps = re.create_captures();
+        re.captures(line, &mut caps);
+        if !caps.is_match() {
+            return None;
+        }
+        let values = grok
+            .sources
+            .iter()
+            .map(|s| match *s {
+                Source::Group(g) => caps.get_group(g).map_or("", |sp| &line[sp.range()]),
+                Source::Empty => "",
+            })
+            .map(str::to_owned)
+            .collect();
+        Some(values)
+    }
+
+    fn fields(grok: &Grok, line: &str) -> Option<Vec<String>> {
+        grok.captures(line)
+            .map(|c| c.iter().map(|(_, v)| v.to_owned()).collect())
+    }
+
+    #[test]
+    fn a_trailing_greedy_dot_is_resolved_after_the_head() {
+        let mut p = Patterns::builtin();
+        p.add("TAILED", r"%{WORD:verb} (?:%{INT:n}|x+) %{GREEDYDATA:rest}")
+            .unwrap();
+        let cases = [
+            ("^%{SYSLOGLINE}", true),
+            ("%{TAILED}", true),
+            (r"%{WORD:a}.*", true),
+            (r"(?s)%{WORD:a} (.*)", true),
+            (r"(?s)%{WORD:a} %{GREEDYDATA:m}", true),
+            (r"%{GREEDYDATA:only}", false),
+            (r"%{WORD:a}(.*)(b)?", false),
+            (r"%{WORD:a} (.*?)", false),
+            (r"%{WORD:a} (.+)", false),
+            (r"%{WORD:a} %{GREEDYDATA:m}$", false),
+        ];
+        let lines = [
+            "Nov 22 10:00:00 host sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2",
+            "Nov 22 10:00:00 host sshd[1]: two\nlines",
+            "Nov 22 10:00:00 host sshd[1]: ",
+            "GET 12 tail of the line",
+            "GET xx \n",
+            "GET 12 ",
+            "  leading spaces then words and more",
+            "",
+            "\n",
+            "caf\u{e9} \u{1F600} na\u{ef}ve\nsecond",
+            "no-match-here",
+        ];
+        for (pattern, split) in cases {
+            let grok = p.compile(pattern).unwrap();
+            assert_eq!(grok.tail.is_some(), split, "{pattern}");
+            for line in lines {
+                // Twice: the second run takes the direct path after a match.
+                for _ in 0..2 {
+                    assert_eq!(
+                        fields(&grok, line),
+                        reference(&grok, line),
+                        "{pattern} on {line:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result, anyhow};
-use cs_acquisition::Labels;
+use cs_acquisition::{Labels, LiveLine};
 use cs_parser::Parsers;
 use cs_types::{Event, ExpectMode};
 
@@ -33,6 +33,20 @@ impl Template {
         evt.line.time = chrono::Utc::now().fixed_offset();
         evt.expect_mode = ExpectMode::TimeMachine;
         evt
+    }
+
+    /// The line as a datasource hands it over, for `-transform`.
+    pub(super) fn live_line(&self, raw: &str, src: &str) -> LiveLine {
+        LiveLine {
+            raw: raw.to_owned(),
+            src: Arc::from(src),
+            module: self.module,
+            labels: Arc::new(self.labels.clone()),
+            time: Some(chrono::Utc::now().fixed_offset()),
+            use_time_machine: true,
+            source_index: 0,
+            counts_as_read: true,
+        }
     }
 }
 

@@ -18,13 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use cs_acquisition::{Labels, ReadStats};
+use cs_acquisition::{Labels, LineTransform as _, ReadStats};
 use cs_config::Config;
 use cs_models::Alert;
 use cs_types::Event;
 
 use self::pipeline::PipelineOptions;
 use crate::flags::Flags;
+use crate::live::transform::ExprTransform;
 
 /// How long the agent waits for a LAPI started in the same process to accept its login.
 const LOCAL_LAPI_WAIT: Duration = Duration::from_secs(30);
@@ -90,9 +91,11 @@ fn replay_options(flags: &Flags) -> PipelineOptions {
 /// the duration of the replay.
 pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> {
     let labels = dsn_labels(flags.single_type.as_deref(), flags.labels.as_deref())?;
-    if flags.transform.is_some() {
-        bail!("-transform is not supported by this build of crowdsec");
-    }
+    let transform = flags
+        .transform
+        .as_deref()
+        .map(|expr| ExprTransform::compile(expr, "-transform", format!("-dsn {dsn}")))
+        .transpose()?;
     let prepared = if api {
         Some(crate::lapi::prepare(cfg)?)
     } else {
@@ -137,7 +140,7 @@ pub fn run_dsn(cfg: &Config, flags: &Flags, dsn: &str, api: bool) -> Result<()> 
     crate::metrics::set_replay_source(dsn, &labels);
     tracing::info!("Starting processing data");
     let started = Instant::now();
-    let result = replay(&rt, cfg, &mut pipeline, source, wait);
+    let result = replay(&rt, cfg, &mut pipeline, source, transform.as_ref(), wait);
     if let Some((stop, task)) = prometheus {
         // Upstream's agent lingers about two seconds after its acquisition ends; keep the
         // endpoint up until a scraper has read the final counters, two seconds at most.
@@ -259,6 +262,7 @@ fn replay(
     cfg: &Config,
     pipeline: &mut Pipeline,
     mut source: Box<dyn cs_acquisition::OneShotSource>,
+    transform: Option<&ExprTransform>,
     wait: Duration,
 ) -> Result<Summary> {
     // A replay produces alerts much faster than a LAPI stores them: larger pushes, and a
@@ -301,15 +305,15 @@ fn replay(
     };
     let mut batch = feed::Lines::new();
     let mut pool_error = None;
-    let read = source.read_all(&mut |line| {
+    let mut sink = |raw: &str, src: &str| {
         let Some(pool) = pool.as_mut() else {
-            delivery.take(vec![template.event(line.raw, line.src)], true);
+            delivery.take(vec![template.event(raw, src)], true);
             return match delivery.failure {
                 Some(_) => ControlFlow::Break(()),
                 None => ControlFlow::Continue(()),
             };
         };
-        batch.push(line.raw, line.src);
+        batch.push(raw, src);
         if batch.len() < feed::BATCH {
             return ControlFlow::Continue(());
         }
@@ -322,6 +326,14 @@ fn replay(
             Some(_) => ControlFlow::Break(()),
             None => ControlFlow::Continue(()),
         }
+    };
+    let read = source.read_all(&mut |line| match transform {
+        None => sink(line.raw, line.src),
+        // `-transform` rewrites each line before parsing, as a datasource's `transform` does.
+        Some(t) => match t.apply(&template.live_line(line.raw, line.src)) {
+            None => sink(line.raw, line.src),
+            Some(lines) => lines.iter().try_for_each(|raw| sink(raw, line.src)),
+        },
     });
     if let Some(mut pool) = pool {
         if pool_error.is_none() && delivery.failure.is_none() && !batch.is_empty() {

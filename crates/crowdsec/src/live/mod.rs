@@ -8,7 +8,7 @@
 mod acquisition;
 mod notify;
 mod processor;
-mod transform;
+pub(crate) mod transform;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
