@@ -4,9 +4,11 @@
 //! also pours, only copies each line into its batch.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use cs_acquisition::{Labels, LiveLine};
@@ -98,6 +100,21 @@ impl Lines {
     }
 }
 
+/// How often a wait for parsed events checks whether a parsing thread died.
+const DEATH_CHECK: Duration = Duration::from_millis(200);
+
+/// Raised when a parsing thread unwinds from a panic: the batch it held will never come back,
+/// so the pouring side must stop waiting for it.
+struct DeathNotice(Arc<AtomicBool>);
+
+impl Drop for DeathNotice {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A numbered batch of lines.
 type Job = (u64, Lines);
 /// A numbered batch of parsed events.
@@ -115,6 +132,8 @@ pub(super) struct ParsePool {
     /// Parsed batches that came back before an earlier one.
     early: BTreeMap<u64, Vec<Event>>,
     limit: usize,
+    /// A parsing thread died of a panic.
+    died: Arc<AtomicBool>,
 }
 
 impl ParsePool {
@@ -129,6 +148,7 @@ impl ParsePool {
         let (jobs, queue) = sync_channel::<Job>(limit);
         let (results, done) = sync_channel::<Batch>(limit);
         let queue = Arc::new(Mutex::new(queue));
+        let died = Arc::new(AtomicBool::new(false));
         let handles = (0..threads)
             .map(|i| {
                 let (queue, results, parsers, template) = (
@@ -137,9 +157,11 @@ impl ParsePool {
                     Arc::clone(parsers),
                     Arc::clone(template),
                 );
+                let notice = DeathNotice(Arc::clone(&died));
                 std::thread::Builder::new()
                     .name(format!("crowdsec-parser-{i}"))
                     .spawn(move || {
+                        let _notice = notice;
                         loop {
                             let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                             let Ok((seq, lines)) = job else { break };
@@ -175,6 +197,7 @@ impl ParsePool {
             next_out: 0,
             early: BTreeMap::new(),
             limit,
+            died,
         })
     }
 
@@ -215,10 +238,18 @@ impl ParsePool {
     /// Receives results (waiting for one when `block`) and pours the batches now in order.
     fn collect(&mut self, block: bool, pour: &mut dyn FnMut(Vec<Event>)) -> Result<()> {
         if block {
-            let (seq, events) = self
-                .done
-                .recv()
-                .map_err(|_| anyhow!("parser threads stopped"))?;
+            let (seq, events) = loop {
+                match self.done.recv_timeout(DEATH_CHECK) {
+                    Ok(batch) => break batch,
+                    Err(RecvTimeoutError::Timeout) if self.died.load(Ordering::Relaxed) => {
+                        return Err(anyhow!("a parser thread panicked"));
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        return Err(anyhow!("parser threads stopped"));
+                    }
+                }
+            };
             self.early.insert(seq, events);
         }
         while let Ok((seq, events)) = self.done.try_recv() {
@@ -229,5 +260,51 @@ impl ParsePool {
             pour(events);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parser_thread_that_dies_fails_the_replay_instead_of_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let parsers = Arc::new(
+            cs_parser::LoaderBuilder::new(dir.path())
+                .build()
+                .load_files(&[])
+                .unwrap(),
+        );
+        let template = Arc::new(Template {
+            module: "file",
+            labels: Labels::new(),
+        });
+        let mut pool = ParsePool::start(&parsers, 2, &template).unwrap();
+        let mut poured = 0;
+        // A line ending past the batch's text: making its event panics in a parser thread,
+        // while the other one waits for work.
+        let broken = Lines {
+            text: String::new(),
+            ends: vec![(10, 0)],
+            srcs: vec!["broken".into()],
+        };
+        pool.submit(broken, &mut |events| poured += events.len())
+            .unwrap();
+        let mut failure = None;
+        for _ in 0..10 {
+            let mut lines = Lines::new();
+            lines.push("a line", "file");
+            if let Err(e) = pool.submit(lines, &mut |events| poured += events.len()) {
+                failure = Some(e);
+                break;
+            }
+        }
+        let failure = failure.expect("the pool kept accepting batches");
+        assert!(
+            failure.to_string().contains("a parser thread panicked"),
+            "{failure}"
+        );
+        assert_eq!(poured, 0, "nothing after the lost batch may be poured");
     }
 }
