@@ -99,6 +99,26 @@ fn replay(cfg: &Path, log: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// [`replay`] on a blocking thread, so that a LAPI of this test's runtime keeps serving.
+async fn replay_in_background(cfg: &Path, log: &Path, extra: &[&str]) -> Output {
+    let (cfg, log) = (cfg.to_owned(), log.to_owned());
+    let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        replay(&cfg, &log, &extra)
+    })
+    .await
+    .unwrap()
+}
+
+/// [`replay_in_background`] that must succeed; its stderr.
+async fn replay_ok(cfg: &Path, log: &Path, extra: &[&str]) -> String {
+    let out = replay_in_background(cfg, log, extra).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 /// Source IPs with at least `min` failed logins in the log (an upper bound of who ssh-bf
 /// can flag: a leaky bucket of capacity 5 overflows on the 6th event).
 fn brute_forcers(log: &Path, min: usize) -> BTreeSet<String> {
@@ -147,14 +167,7 @@ async fn replayed_sshd_brute_force_reaches_the_lapi() {
     }
     assert!(up, "LAPI never answered");
 
-    let out = tokio::task::spawn_blocking({
-        let (cfg, log) = (cfg.clone(), log.clone());
-        move || replay(&cfg, &log, &["-no-api"])
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = replay_ok(&cfg, &log, &["-no-api"]).await;
     assert!(stderr.contains("Acquisition is finished"), "{stderr}");
     assert!(stderr.contains("replay summary"), "{stderr}");
 
@@ -221,14 +234,7 @@ async fn replay_without_no_api_runs_the_lapi_alongside() {
     let cfg = setup(dir.path(), port, &format!("http://127.0.0.1:{port}/"));
     add_machine(dir.path()).await;
     let log = corpus(dir.path(), 2000);
-    let out = tokio::task::spawn_blocking({
-        let (cfg, log) = (cfg.clone(), log.clone());
-        move || replay(&cfg, &log, &[])
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = replay_ok(&cfg, &log, &[]).await;
     assert!(stderr.contains("Acquisition is finished"), "{stderr}");
     let store = cs_store::Store::open(&cs_store::StoreConfig::sqlite(
         dir.path().join("data/crowdsec.db"),
@@ -365,20 +371,12 @@ async fn replay_alerts_carry_context_and_hub_version_and_states_are_dumped() {
     assert!(up, "LAPI never answered");
 
     let dump_dir = dir.path().join("dump");
-    let out = tokio::task::spawn_blocking({
-        let (cfg, log, dump) = (cfg.clone(), log.clone(), dump_dir.clone());
-        move || {
-            replay(
-                &cfg,
-                &log,
-                &["-no-api", "-dump-data", dump.to_str().unwrap()],
-            )
-        }
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = replay_ok(
+        &cfg,
+        &log,
+        &["-no-api", "-dump-data", dump_dir.to_str().unwrap()],
+    )
+    .await;
 
     let alerts = watcher
         .alerts(&[("limit".into(), "0".into())])
@@ -497,14 +495,7 @@ async fn replay_survives_garbage_long_lines_and_invalid_utf8() {
     let log = dir.path().join("bad.log");
     std::fs::write(&log, &bad).unwrap();
 
-    let out = tokio::task::spawn_blocking({
-        let (cfg, log) = (cfg.clone(), log.clone());
-        move || replay(&cfg, &log, &[])
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = replay_ok(&cfg, &log, &[]).await;
     assert_eq!(
         summary_field(&stderr, "skipped_too_long"),
         Some(1),
@@ -543,21 +534,9 @@ async fn replay_transform_rewrites_lines_before_parsing() {
     let log = dir.path().join("joined.log");
     std::fs::write(&log, joined).unwrap();
 
-    let run = |log: PathBuf, extra: &'static [&'static str]| {
-        let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || replay(&cfg, &log, extra))
-    };
-    let plain = run(clean.clone(), &[]).await.unwrap();
-    let plain_err = String::from_utf8_lossy(&plain.stderr).into_owned();
-    assert!(plain.status.success(), "{plain_err}");
-    let split = run(log.clone(), &["-transform", "split(evt.Line.Raw, ' ;; ')"])
-        .await
-        .unwrap();
-    let split_err = String::from_utf8_lossy(&split.stderr).into_owned();
-    assert!(split.status.success(), "{split_err}");
-    let untouched = run(log.clone(), &[]).await.unwrap();
-    let untouched_err = String::from_utf8_lossy(&untouched.stderr).into_owned();
-    assert!(untouched.status.success(), "{untouched_err}");
+    let plain_err = replay_ok(&cfg, &clean, &[]).await;
+    let split_err = replay_ok(&cfg, &log, &["-transform", "split(evt.Line.Raw, ' ;; ')"]).await;
+    let untouched_err = replay_ok(&cfg, &log, &[]).await;
 
     // Lines read count what the file holds; the parsers see the split lines.
     assert_eq!(
@@ -581,7 +560,7 @@ async fn replay_transform_rewrites_lines_before_parsing() {
         "{untouched_err}"
     );
 
-    let bad = run(log, &["-transform", "evt.Line.Nope"]).await.unwrap();
+    let bad = replay_in_background(&cfg, &log, &["-transform", "evt.Line.Nope"]).await;
     assert_eq!(bad.status.code(), Some(1));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(

@@ -23,7 +23,7 @@ const IN_FLIGHT_PER_THREAD: usize = 2;
 /// What every event of a replay shares: the datasource's module and labels.
 pub(super) struct Template {
     pub(super) module: &'static str,
-    pub(super) labels: Labels,
+    pub(super) labels: Arc<Labels>,
 }
 
 impl Template {
@@ -43,7 +43,7 @@ impl Template {
             raw: raw.to_owned(),
             src: Arc::from(src),
             module: self.module,
-            labels: Arc::new(self.labels.clone()),
+            labels: Arc::clone(&self.labels),
             time: Some(chrono::Utc::now().fixed_offset()),
             use_time_machine: true,
             source_index: 0,
@@ -278,7 +278,7 @@ mod tests {
         );
         let template = Arc::new(Template {
             module: "file",
-            labels: Labels::new(),
+            labels: Arc::new(Labels::new()),
         });
         let mut pool = ParsePool::start(&parsers, 2, &template).unwrap();
         let mut poured = 0;

@@ -281,7 +281,10 @@ fn replay(
     let module = source.module();
     let labels = source.labels().clone();
     let threads = parse_threads(cfg, pipeline);
-    let template = Arc::new(feed::Template { module, labels });
+    let template = Arc::new(feed::Template {
+        module,
+        labels: Arc::new(labels),
+    });
     let mut pool = if threads > 0 {
         Some(feed::ParsePool::start(
             &pipeline.parsers(),
