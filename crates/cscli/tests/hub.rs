@@ -1,10 +1,10 @@
 //! `cscli hub` and the item commands end to end, in a temp config dir fed from the shared hub
 //! snapshot through a `file://` hub URL template.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cscli");
+mod common;
+use common::{Env, cscli, ok};
 
 /// The shared hub snapshot (`../shared/hub` from the workspace root, or `CROWDSEC_SHARED`).
 fn shared_hub() -> PathBuf {
@@ -15,60 +15,36 @@ fn shared_hub() -> PathBuf {
     base.join("hub")
 }
 
-/// A config.yaml whose hub source is the shared hub; returns (temp dir, config path).
-fn setup() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
+/// A config dir whose hub source is the shared hub.
+fn setup() -> Env {
     let hub = std::fs::canonicalize(shared_hub()).unwrap();
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
+    Env::new(|root| {
+        let d = root.display();
         format!(
             "config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\ncscli:\n  __hub_url_template__: file://{}\n",
             hub.display()
-        ),
-    )
-    .unwrap();
-    (dir, cfg)
-}
-
-fn cscli(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("-c")
-        .arg(cfg)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(cfg: &Path, args: &[&str]) -> String {
-    let out = cscli(cfg, args);
-    assert!(
-        out.status.success(),
-        "cscli {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        )
+    })
 }
 
 #[test]
 fn install_list_and_remove_a_collection() {
-    let (dir, cfg) = setup();
-    assert!(ok(&cfg, &["hub", "update"]).starts_with("Downloading "));
+    let env = setup();
+    assert!(ok(&env, &["hub", "update"]).starts_with("Downloading "));
     assert_eq!(
-        ok(&cfg, &["hub", "update"]),
+        ok(&env, &["hub", "update"]),
         "Nothing to do, the hub index is up to date.\n"
     );
 
-    let out = ok(&cfg, &["collections", "install", "crowdsecurity/sshd"]);
+    let out = ok(&env, &["collections", "install", "crowdsecurity/sshd"]);
     assert!(out.starts_with("Action plan:\n📥 download\n"), "{out}");
     assert!(
         out.contains("enabling collections:crowdsecurity/sshd"),
         "{out}"
     );
-    assert!(dir.path().join("scenarios/ssh-bf.yaml").is_symlink());
+    assert!(env.root.join("scenarios/ssh-bf.yaml").is_symlink());
 
-    let json = ok(&cfg, &["hub", "list", "-o", "json"]);
+    let json = ok(&env, &["hub", "list", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v.as_object().unwrap().len(), 7);
     assert_eq!(v["appsec-rules"], serde_json::json!([]));
@@ -90,7 +66,7 @@ fn install_list_and_remove_a_collection() {
     assert!(json.starts_with("{\n \"appsec-configs\": []"), "{json}");
 
     let inspect = ok(
-        &cfg,
+        &env,
         &["scenarios", "inspect", "crowdsecurity/ssh-bf", "-o", "json"],
     );
     let i: serde_json::Value = serde_json::from_str(&inspect).unwrap();
@@ -99,47 +75,47 @@ fn install_list_and_remove_a_collection() {
     assert_eq!(i["belongs_to_collections"][0], "crowdsecurity/sshd");
 
     // A member is protected by its collection.
-    let out = cscli(&cfg, &["scenarios", "remove", "crowdsecurity/ssh-bf"]);
+    let out = cscli(&env, &["scenarios", "remove", "crowdsecurity/ssh-bf"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("belongs to collections"));
-    assert!(dir.path().join("scenarios/ssh-bf.yaml").is_symlink());
+    assert!(env.root.join("scenarios/ssh-bf.yaml").is_symlink());
 
     let out = ok(
-        &cfg,
+        &env,
         &["collections", "remove", "crowdsecurity/sshd", "--purge"],
     );
     assert!(out.contains("❌ disable"), "{out}");
-    assert!(!dir.path().join("scenarios/ssh-bf.yaml").exists());
-    let raw = ok(&cfg, &["scenarios", "list", "-o", "raw"]);
+    assert!(!env.root.join("scenarios/ssh-bf.yaml").exists());
+    let raw = ok(&env, &["scenarios", "list", "-o", "raw"]);
     assert_eq!(raw, "name,status,version,description\n");
 }
 
 #[test]
 fn modified_item_is_listed_as_tainted() {
-    let (dir, cfg) = setup();
-    ok(&cfg, &["hub", "update"]);
-    ok(&cfg, &["parsers", "install", "crowdsecurity/syslog-logs"]);
-    let file = dir
-        .path()
+    let env = setup();
+    ok(&env, &["hub", "update"]);
+    ok(&env, &["parsers", "install", "crowdsecurity/syslog-logs"]);
+    let file = env
+        .root
         .join("hub/parsers/s00-raw/crowdsecurity/syslog-logs.yaml");
     let mut content = std::fs::read_to_string(&file).unwrap();
     content.push_str("# local change\n");
     std::fs::write(&file, content).unwrap();
 
-    let json = ok(&cfg, &["parsers", "list", "-o", "json"]);
+    let json = ok(&env, &["parsers", "list", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let p = &v["parsers"][0];
     assert_eq!(p["status"], "enabled,tainted");
     assert_eq!(p["local_version"], "?");
 
-    let out = cscli(&cfg, &["parsers", "remove", "crowdsecurity/syslog-logs"]);
+    let out = cscli(&env, &["parsers", "remove", "crowdsecurity/syslog-logs"]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("crowdsecurity/syslog-logs is tainted, use '--force' to remove")
     );
     ok(
-        &cfg,
+        &env,
         &["parsers", "remove", "crowdsecurity/syslog-logs", "--force"],
     );
 }
@@ -251,21 +227,17 @@ fn rewrite_data_urls(text: &str, data_url: &str) -> String {
 #[test]
 fn hub_update_and_install_over_http() {
     let (base, requests) = hub_mirror();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
+    let env = Env::new(|root| {
+        let d = root.display();
         format!(
             "config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\ncscli:\n  hub_branch: master\n  __hub_url_template__: {base}/%s/%s\n"
-        ),
-    )
-    .unwrap();
-    assert!(ok(&cfg, &["hub", "update"]).starts_with("Downloading "));
-    assert!(dir.path().join("hub/.index.json").is_file());
+        )
+    });
+    assert!(ok(&env, &["hub", "update"]).starts_with("Downloading "));
+    assert!(env.root.join("hub/.index.json").is_file());
 
     let out = ok(
-        &cfg,
+        &env,
         &[
             "collections",
             "install",
@@ -278,11 +250,11 @@ fn hub_update_and_install_over_http() {
     );
     // Members, with the data files they declare, came over HTTP.
     assert!(
-        dir.path()
+        env.root
             .join("scenarios/http-bad-user-agent.yaml")
             .is_symlink()
     );
-    let agents = std::fs::read(dir.path().join("data/bad_user_agents.regex.txt")).unwrap();
+    let agents = std::fs::read(env.root.join("data/bad_user_agents.regex.txt")).unwrap();
     assert_eq!(
         agents,
         std::fs::read(shared_hub().join("data/bad_user_agents.regex.txt")).unwrap()
@@ -300,7 +272,7 @@ fn hub_update_and_install_over_http() {
         );
     }
     let inspect = ok(
-        &cfg,
+        &env,
         &[
             "scenarios",
             "inspect",
@@ -315,7 +287,7 @@ fn hub_update_and_install_over_http() {
 
     // A file the server does not have is an error naming the URL, and installs nothing.
     let out = cscli(
-        &cfg,
+        &env,
         &["parsers", "install", "crowdsecurity/not-in-the-hub"],
     );
     assert!(!out.status.success());
@@ -328,17 +300,13 @@ fn unreachable_hub_server_is_reported() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
+    let env = Env::new(|root| {
+        let d = root.display();
         format!(
             "config_paths:\n  config_dir: {d}\n  data_dir: {d}/data\ncscli:\n  __hub_url_template__: http://127.0.0.1:{port}/%s/%s\n"
-        ),
-    )
-    .unwrap();
-    let out = cscli(&cfg, &["hub", "update"]);
+        )
+    });
+    let out = cscli(&env, &["hub", "update"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("failed to update hub"), "{err}");
@@ -350,10 +318,10 @@ fn unreachable_hub_server_is_reported() {
 
 #[test]
 fn install_with_ignore_goes_on_after_an_item_that_fails() {
-    let (dir, cfg) = setup();
-    ok(&cfg, &["hub", "update"]);
+    let env = setup();
+    ok(&env, &["hub", "update"]);
     // The hub snapshot carries no GeoIP database, so geoip-enrich's data cannot be fetched.
-    let failed = cscli(&cfg, &["parsers", "install", "crowdsecurity/geoip-enrich"]);
+    let failed = cscli(&env, &["parsers", "install", "crowdsecurity/geoip-enrich"]);
     assert!(!failed.status.success());
     assert!(
         String::from_utf8_lossy(&failed.stderr).contains("GeoLite2"),
@@ -362,13 +330,13 @@ fn install_with_ignore_goes_on_after_an_item_that_fails() {
     );
     // The failed item is not left half installed: a second attempt fails the same way.
     assert!(
-        !cscli(&cfg, &["parsers", "install", "crowdsecurity/geoip-enrich"])
+        !cscli(&env, &["parsers", "install", "crowdsecurity/geoip-enrich"])
             .status
             .success()
     );
 
     let out = cscli(
-        &cfg,
+        &env,
         &[
             "parsers",
             "install",
@@ -384,12 +352,12 @@ fn install_with_ignore_goes_on_after_an_item_that_fails() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("GeoLite2"));
     assert!(
-        dir.path()
+        env.root
             .join("parsers/s01-parse/sshd-logs.yaml")
             .is_symlink()
     );
     assert!(
-        !dir.path()
+        !env.root
             .join("parsers/s02-enrich/geoip-enrich.yaml")
             .exists()
     );
