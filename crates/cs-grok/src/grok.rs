@@ -311,12 +311,7 @@ impl Grok {
                 .search_slots(&input, &mut slots.heap[..head_slots])?;
         }
         if let Some(tail) = &self.tail {
-            let all = if slots.heap.is_empty() {
-                &mut slots.inline[..self.slots]
-            } else {
-                &mut slots.heap[..]
-            };
-            tail.resolve(line, all);
+            tail.resolve(line, slots.as_mut_slice());
         }
         Some(Captures {
             grok: self,
@@ -346,6 +341,14 @@ impl Slots {
             &self.inline
         } else {
             &self.heap
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Option<NonMaxUsize>] {
+        if self.heap.is_empty() {
+            &mut self.inline
+        } else {
+            &mut self.heap
         }
     }
 }
