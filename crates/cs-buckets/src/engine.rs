@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use cs_expr::{Clock, Guard, GuardMap, Memo};
+
+use crate::verdicts::Prefilter;
 use cs_metrics::{Counter, Gauge, Metrics};
 use cs_types::{Event, EventType, ExpectMode, GoTime, Leaky, Queue, RuntimeAlert};
 use sha1::{Digest, Sha1};
@@ -505,6 +507,30 @@ impl BucketEngine {
         self.clock.now().to_utc().fixed_offset()
     }
 
+    /// What other threads may evaluate of the filters ahead of the pour (see
+    /// [`BucketEngine::pour_with`]).
+    pub fn prefilter(&self) -> Prefilter {
+        let mut classes = vec![None; self.filter_memo.len()];
+        for (si, &fc) in self.filter_class.iter().enumerate() {
+            let scenario = &self.scenarios[si];
+            if classes[fc].is_none() && scenario.filter.is_timeless() {
+                classes[fc] = Some((self.filter_guard[fc], Arc::clone(scenario)));
+            }
+        }
+        Prefilter::new(classes, self.guards.clone())
+    }
+
+    /// [`BucketEngine::pour_shared`] with the answers of this engine's [`Prefilter`] for the
+    /// event, which spare evaluating those filters here. The outcome is the same.
+    pub fn pour_with(
+        &mut self,
+        evt: Arc<Event>,
+        verdicts: &[Option<bool>],
+        out: &mut Vec<Event>,
+    ) -> Result<bool> {
+        self.pour_inner(evt, Some(verdicts), out)
+    }
+
     /// Pours one event into every scenario whose filter accepts it (`PourItemToHolders`).
     ///
     /// Overflow events (and the alert-less notifications of buckets that died) are appended to
@@ -516,7 +542,16 @@ impl BucketEngine {
 
     /// [`BucketEngine::pour`] of an event the caller gives away: every bucket it is poured
     /// into holds the same copy.
-    pub fn pour_shared(&mut self, mut evt: Arc<Event>, out: &mut Vec<Event>) -> Result<bool> {
+    pub fn pour_shared(&mut self, evt: Arc<Event>, out: &mut Vec<Event>) -> Result<bool> {
+        self.pour_inner(evt, None, out)
+    }
+
+    fn pour_inner(
+        &mut self,
+        mut evt: Arc<Event>,
+        verdicts: Option<&[Option<bool>]>,
+        out: &mut Vec<Event>,
+    ) -> Result<bool> {
         // Filters may change the event (`evt.SetMeta`); later scenarios then see the change,
         // on a copy when buckets already hold the event.
         let mut poured = false;
@@ -525,7 +560,10 @@ impl BucketEngine {
                 .or_default()
                 .push(Event::clone(&evt));
         }
-        self.filter_memo.fill(None);
+        match verdicts {
+            Some(v) if v.len() == self.filter_memo.len() => self.filter_memo.copy_from_slice(v),
+            _ => self.filter_memo.fill(None),
+        }
         self.groupby_memo.fill(None);
         self.guard_memo.fill(None);
         self.memo.clear();
@@ -1875,5 +1913,64 @@ mod tests {
             2,
             "both t/x scenarios poured into the capacity-1 bucket"
         );
+    }
+
+    #[test]
+    fn filters_answered_ahead_give_the_same_pours() {
+        // t/kind is timeless and guarded; t/mark changes the event (so only the pour may
+        // answer it) and t/marked reads that change; t/clock reads the clock; t/bad fails at
+        // run time on events without `n`.
+        let yaml = "type: trigger\nname: t/kind\ndescription: d\nfilter: evt.Meta.kind == 'x'\n\
+            groupby: evt.Meta.source_ip\n---\n\
+            type: trigger\nname: t/mark\ndescription: d\n\
+            filter: evt.Meta.kind == 'y' && evt.SetMeta('marked', 'yes')\n\
+            groupby: evt.Meta.source_ip\n---\n\
+            type: leaky\nname: t/marked\ndescription: d\nfilter: evt.Meta.marked == 'yes'\n\
+            groupby: evt.Meta.source_ip\ncapacity: 1\nleakspeed: 1h\n---\n\
+            type: trigger\nname: t/clock\ndescription: d\n\
+            filter: evt.Meta.kind == 'z' && now().Year() > 2000\ngroupby: evt.Meta.source_ip\n---\n\
+            type: trigger\nname: t/bad\ndescription: d\nfilter: evt.Meta.kind == 'w' && int(evt.Meta.n) > 1\n\
+            groupby: evt.Meta.source_ip\n";
+        let clock = clock();
+        let mut plain = engine(yaml, &clock, &LoadOptions::default());
+        let mut ahead = engine(yaml, &clock, &LoadOptions::default());
+        let prefilter = ahead.prefilter();
+        assert_eq!(prefilter.ahead(), 4, "every filter but t/clock's");
+        let mut scratch = crate::Scratch::new();
+        let events: Vec<Event> = ["x", "y", "y", "z", "w", "other", "x"]
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let at = format!("2020-01-01T10:00:0{i}Z");
+                // One source: the two `y` events overflow t/marked.
+                log("10.0.0.1", Some(&at), &[("kind", kind)])
+            })
+            .collect();
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        for evt in &events {
+            let verdicts = prefilter.verdicts(evt, &mut scratch);
+            let expected = match evt.meta["kind"].as_str() {
+                "x" => [Some(true), Some(false), Some(false), None, Some(false)],
+                "y" => [Some(false), None, Some(false), None, Some(false)],
+                "w" => [Some(false), Some(false), Some(false), None, None],
+                _ => [Some(false), Some(false), Some(false), None, Some(false)],
+            };
+            assert_eq!(*verdicts, expected, "{:?}", evt.meta);
+            let a = plain.pour(evt, &mut want).map_err(|e| e.to_string());
+            let b = ahead
+                .pour_with(Arc::new(evt.clone()), &verdicts, &mut got)
+                .map_err(|e| e.to_string());
+            assert_eq!(a, b);
+        }
+        assert_eq!(summary(&got), summary(&want));
+        assert!(summary(&want).contains("t/marked"), "{}", summary(&want));
+        let stats = |e: &BucketEngine| {
+            e.scenario_stats()
+                .map(|(n, s)| (n.to_owned(), s.instantiated, s.poured, s.overflowed))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(stats(&ahead), stats(&plain));
+        assert!(crate::Prefilter::rejects_all(&[Some(false), Some(false)]));
+        assert!(!crate::Prefilter::rejects_all(&[Some(false), None]));
     }
 }

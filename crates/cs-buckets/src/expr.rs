@@ -141,6 +141,29 @@ impl Expr {
         Ok((outcome, changed))
     }
 
+    /// A timeless filter evaluated ahead of the pour: its answer, or `None` when it must be
+    /// evaluated at pour time (not timeless, a runtime error, not a boolean, or a side effect
+    /// on the event, which only the pour may make).
+    pub(crate) fn eval_ahead(&self, evt: &Event, memo: &mut Memo) -> Option<bool> {
+        if !self.program.is_timeless() {
+            return None;
+        }
+        let mut effects = Effects::new();
+        let value = self
+            .program
+            .run_memo(&[Value::object(evt)], &mut effects, memo)
+            .ok()?;
+        if !effects.is_empty() {
+            return None;
+        }
+        value.as_bool()
+    }
+
+    /// Whether [`Expr::eval_ahead`] can answer.
+    pub(crate) fn is_timeless(&self) -> bool {
+        self.program.is_timeless()
+    }
+
     /// An expression over `evt` whose side effects are lost, as they were on upstream's copies.
     pub(crate) fn eval_event(&self, evt: &Event) -> Result<Outcome, RuntimeError> {
         self.program.eval_event(evt).map(|v| Outcome::of(&v))

@@ -73,6 +73,7 @@ mod expr;
 mod kinds;
 mod limiter;
 mod scenario;
+mod verdicts;
 
 pub use config::{BayesianConditionConfig, DataSourceConfig, ScenarioConfig, ScopeConfig};
 pub use context::{AlertContext, ContextSources, MAX_CONTEXT_VALUE_LENGTH, read_context_files};
@@ -80,3 +81,4 @@ pub use engine::{BucketEngine, EngineOptions, EngineStats};
 pub use error::{Error, Result};
 pub use expr::Compiler;
 pub use scenario::{BucketKind, LoadOptions, Scenario, load_file, load_str};
+pub use verdicts::{Prefilter, Scratch, Verdicts};

@@ -146,8 +146,48 @@ impl Helpers {
         register_data(self, env);
         register_time(self, env);
         register_misc(self, env);
+        for name in TIMELESS {
+            env.set_timeless(name);
+        }
     }
 }
+
+/// Helpers that are not pure but whose result depends only on their arguments and on data
+/// loaded with the configuration (data files, GeoIP databases). Not among them: those that
+/// read the clock, the network, the LAPI or the stash, or write to the log.
+const TIMELESS: &[&str] = &[
+    "Replace",
+    "Join",
+    "Get",
+    "ToString",
+    "B64Decode",
+    "Atof",
+    "FloatApproxEqual",
+    "Sprintf",
+    "ParseUri",
+    "ParseQuery",
+    "JsonExtract",
+    "JsonExtractSlice",
+    "JsonExtractObject",
+    "ToJsonString",
+    "UnmarshalJSON",
+    "GeoIPEnrich",
+    "GeoIPASNEnrich",
+    "IPToCountry",
+    "GeoIPRangeEnrich",
+    "Distance",
+    "File",
+    "RegexpInFile",
+    "FileMap",
+    "LookupFile",
+    "XMLGetNodeValue",
+    "XMLGetAttributeValue",
+    "JA4H",
+    "KeyExists",
+    "Flatten",
+    "FlattenDistinct",
+    "Distinct",
+];
 
 /// Register every helper of `helpers` into `env` (same as [`Helpers::register`]).
 pub fn register(env: &mut Environment, helpers: &Helpers) {

@@ -21,6 +21,7 @@ pub fn compile(source: &str, env: &Environment) -> Result<Program, CompileError>
         src: source,
         scopes: Vec::new(),
         next_slot: 0,
+        timeless: true,
     };
     let (root, result_type) = c.expr(&ast)?;
     Ok(Program {
@@ -30,6 +31,7 @@ pub fn compile(source: &str, env: &Environment) -> Result<Program, CompileError>
         var_count: env.vars.len(),
         local_count: c.next_slot,
         clock: env.clock.clone(),
+        timeless: c.timeless,
     })
 }
 
@@ -43,6 +45,8 @@ struct Compiler<'e> {
     src: &'e str,
     scopes: Vec<Scope>,
     next_slot: usize,
+    /// No call so far depends on the clock or on outside state.
+    timeless: bool,
 }
 
 type C = Result<(Node, Type), CompileError>;
@@ -832,6 +836,7 @@ impl Compiler<'_> {
             let func = f.func.clone();
             let sigs = f.signatures.clone();
             let (pure, ascii_case) = (f.pure, f.ascii_case);
+            self.timeless &= f.pure || f.timeless;
             let argv = self.args(args)?;
             let node = self.native_call(name, func, pure, &sigs, argv, span)?;
             return Ok(match node {
@@ -861,6 +866,7 @@ impl Compiler<'_> {
             return self.predicate(name, kind, min, max, args, span);
         }
         if let Some(b) = builtins::builtin(name) {
+            self.timeless &= name != "now";
             if args.len() < b.min || args.len() > b.max {
                 let what = if args.len() > b.max {
                     "too many"
@@ -1716,6 +1722,42 @@ mod tests {
             run("results[0].Overflow.Nope"),
             "runtime error: type types.RuntimeAlert has no field Nope"
         );
+    }
+}
+
+#[cfg(test)]
+mod timeless_tests {
+    use super::*;
+    use crate::env::Function;
+
+    #[test]
+    fn timeless_programs_call_nothing_that_depends_on_the_clock_or_outside_state() {
+        let mut env = Environment::event();
+        let str_fn = |name: &str| {
+            Function::new(
+                name,
+                Signature::new([Type::String], Type::String),
+                |a, _| Ok(a[0].clone()),
+            )
+        };
+        env.add_function(str_fn("Pure").pure());
+        env.add_function(str_fn("Data"));
+        env.add_function(str_fn("Outside"));
+        env.set_timeless("Data");
+        env.set_timeless("NotRegistered");
+        let timeless = |src: &str| compile(src, &env).unwrap().is_timeless();
+        assert!(timeless("evt.Meta.log_type == 'x' && len(evt.Parsed) > 0"));
+        assert!(timeless("Pure(evt.Meta.a) == 'x'"));
+        assert!(timeless(
+            "Data(evt.Meta.a) == 'x' || evt.GetMeta('b') == ''"
+        ));
+        assert!(
+            timeless("evt.SetMeta('a', 'b') || true"),
+            "effects are told apart by the caller"
+        );
+        assert!(!timeless("Outside(evt.Meta.a) == 'x'"));
+        assert!(!timeless("evt.Meta.a == 'x' && Pure(Outside('y')) == 'y'"));
+        assert!(!timeless("any([1], {now().Year() > 2000})"));
     }
 }
 

@@ -171,6 +171,7 @@ pub struct Function {
     pub(crate) signatures: Vec<Signature>,
     pub(crate) func: Arc<NativeFn>,
     pub(crate) pure: bool,
+    pub(crate) timeless: bool,
     pub(crate) ascii_case: Option<AsciiCase>,
 }
 
@@ -188,6 +189,7 @@ impl Function {
             signatures: vec![signature],
             func: Arc::new(f),
             pure: false,
+            timeless: false,
             ascii_case: None,
         }
     }
@@ -296,6 +298,17 @@ impl Environment {
     /// Registers (or replaces) a native function.
     pub fn add_function(&mut self, f: Function) {
         self.functions.insert(f.name.clone(), f);
+    }
+
+    /// Declares that the function `name` (when registered) gives a result that depends only on
+    /// its arguments and on data loaded before any evaluation (data files, GeoIP databases),
+    /// not on the clock, the network or state that evaluations change: a call may then be
+    /// evaluated ahead of time, on another thread (see [`crate::Program::is_timeless`]). Pure
+    /// functions are timeless already.
+    pub fn set_timeless(&mut self, name: &str) {
+        if let Some(f) = self.functions.get_mut(name) {
+            f.timeless = true;
+        }
     }
 
     /// A registered native function.

@@ -1305,6 +1305,7 @@ pub struct Program {
     pub(crate) var_count: usize,
     pub(crate) local_count: usize,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) timeless: bool,
 }
 
 impl std::fmt::Debug for Program {
@@ -1317,6 +1318,14 @@ impl std::fmt::Debug for Program {
 }
 
 impl Program {
+    /// Whether the result depends only on the variables: no call reads the clock (`now()`) or
+    /// a function not declared [pure](crate::Function::pure) or
+    /// [timeless](crate::Environment::set_timeless). Such an expression gives the same answer
+    /// whenever and wherever it is evaluated, its side effects (see [`Effects`]) aside.
+    pub fn is_timeless(&self) -> bool {
+        self.timeless
+    }
+
     /// The expression text.
     pub fn source(&self) -> &str {
         &self.source

@@ -1,10 +1,13 @@
-//! Parallel parsing for the replay: lines are grouped in batches, made into events and parsed
-//! by a pool of threads sharing the compiled parsers, and handed back in file order, so that the
-//! buckets see the events exactly as a single thread would pour them. The reading thread, which
-//! also pours, only copies each line into its batch.
+//! Parallel parsing for the replay: lines are grouped in batches, made into events, parsed by a
+//! pool of threads sharing the compiled parsers, and handed back in file order, so that the
+//! buckets see the events exactly as a single thread would pour them. The parsing threads also
+//! answer the scenario filters that do not depend on when they run (a [`Prefilter`]), which
+//! leaves the pouring thread only the buckets. The reading thread, which also pours, copies
+//! each line into its batch, and parses a queued batch itself rather than wait for one.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -12,13 +15,16 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use cs_acquisition::{Labels, LiveLine};
+use cs_buckets::{Prefilter, Scratch, Verdicts};
 use cs_parser::Parsers;
 use cs_types::{Event, ExpectMode};
 
 /// Lines per batch handed to a parsing thread.
-pub(super) const BATCH: usize = 512;
+pub(super) const BATCH: usize = 256;
 /// Batches queued or being parsed per thread before the reader waits.
 const IN_FLIGHT_PER_THREAD: usize = 2;
+/// More batches in flight for the pouring thread, which parses queued ones while it waits.
+const IN_FLIGHT_HELPER: usize = 8;
 
 /// What every event of a replay shares: the datasource's module and labels.
 pub(super) struct Template {
@@ -115,10 +121,54 @@ impl Drop for DeathNotice {
     }
 }
 
+/// A parsed event, with the answers of the scenario filters evaluated for it ahead of the pour.
+pub(super) struct Parsed {
+    pub(super) evt: Event,
+    pub(super) verdicts: Option<Verdicts>,
+}
+
+/// Makes the events of a batch of lines, parses them and evaluates the filters of `prefilter`
+/// on those to be poured.
+fn parse_batch(
+    lines: Lines,
+    template: &Template,
+    parsers: &Parsers,
+    prefilter: Option<&Prefilter>,
+    scratch: &mut Scratch,
+) -> Vec<Parsed> {
+    let events = lines.into_events(template);
+    events
+        .into_iter()
+        .map(|mut evt| {
+            if let Err(e) = parsers.parse(&mut evt) {
+                tracing::debug!(error = %e, "event dropped by the parsers");
+                evt.process = false;
+            }
+            let poured = evt.process && !evt.whitelisted;
+            let verdicts = prefilter
+                .filter(|_| poured)
+                .map(|p| p.verdicts(&evt, scratch));
+            let wanted = verdicts
+                .as_deref()
+                .is_none_or(|v| !Prefilter::rejects_all(v));
+            if !poured || !wanted {
+                // Only these flags (and the verdicts) are read past this point: free the
+                // event here rather than on the pouring thread.
+                evt = Event {
+                    process: evt.process,
+                    whitelisted: evt.whitelisted,
+                    ..Event::default()
+                };
+            }
+            Parsed { evt, verdicts }
+        })
+        .collect()
+}
+
 /// A numbered batch of lines.
 type Job = (u64, Lines);
 /// A numbered batch of parsed events.
-type Batch = (u64, Vec<Event>);
+type Batch = (u64, Vec<Parsed>);
 
 /// Parsing threads fed with batches, whose results come back in submission order.
 pub(super) struct ParsePool {
@@ -130,57 +180,65 @@ pub(super) struct ParsePool {
     /// Number of the next batch handed back.
     next_out: u64,
     /// Parsed batches that came back before an earlier one.
-    early: BTreeMap<u64, Vec<Event>>,
+    early: BTreeMap<u64, Vec<Parsed>>,
     limit: usize,
     /// A parsing thread died of a panic.
     died: Arc<AtomicBool>,
+    /// The queue the parsing threads take batches from: the pouring thread takes one too
+    /// rather than wait idle for the batch it needs next.
+    queue: Arc<Mutex<Receiver<Job>>>,
+    /// Batches in `queue`.
+    queued: Arc<AtomicUsize>,
+    parsers: Arc<Parsers>,
+    template: Arc<Template>,
+    prefilter: Option<Arc<Prefilter>>,
+    /// This thread's scratch space for `prefilter`.
+    scratch: Scratch,
 }
 
 impl ParsePool {
-    /// Starts `threads` parsing threads (at least one) making the events of `template`.
+    /// Starts `threads` parsing threads (at least one) making the events of `template`, and
+    /// evaluating the filters of `prefilter` for them.
     pub(super) fn start(
         parsers: &Arc<Parsers>,
+        prefilter: Option<&Arc<Prefilter>>,
         threads: usize,
         template: &Arc<Template>,
     ) -> Result<Self> {
         let threads = threads.max(1);
-        let limit = threads * IN_FLIGHT_PER_THREAD;
+        let limit = threads * IN_FLIGHT_PER_THREAD + IN_FLIGHT_HELPER;
         let (jobs, queue) = sync_channel::<Job>(limit);
         let (results, done) = sync_channel::<Batch>(limit);
         let queue = Arc::new(Mutex::new(queue));
+        let queued = Arc::new(AtomicUsize::new(0));
         let died = Arc::new(AtomicBool::new(false));
         let handles = (0..threads)
             .map(|i| {
-                let (queue, results, parsers, template) = (
+                let (queue, queued, results, parsers, template, prefilter) = (
                     Arc::clone(&queue),
+                    Arc::clone(&queued),
                     results.clone(),
                     Arc::clone(parsers),
                     Arc::clone(template),
+                    prefilter.cloned(),
                 );
                 let notice = DeathNotice(Arc::clone(&died));
                 std::thread::Builder::new()
                     .name(format!("crowdsec-parser-{i}"))
                     .spawn(move || {
                         let _notice = notice;
+                        let mut scratch = Scratch::new();
                         loop {
                             let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                             let Ok((seq, lines)) = job else { break };
-                            let mut events = lines.into_events(&template);
-                            for evt in &mut events {
-                                if let Err(e) = parsers.parse(evt) {
-                                    tracing::debug!(error = %e, "event dropped by the parsers");
-                                    evt.process = false;
-                                }
-                                if !evt.process || evt.whitelisted {
-                                    // Only these flags are read past this point: free the
-                                    // event here rather than on the pouring thread.
-                                    *evt = Event {
-                                        process: evt.process,
-                                        whitelisted: evt.whitelisted,
-                                        ..Event::default()
-                                    };
-                                }
-                            }
+                            queued.fetch_sub(1, Ordering::Relaxed);
+                            let events = parse_batch(
+                                lines,
+                                &template,
+                                &parsers,
+                                prefilter.as_deref(),
+                                &mut scratch,
+                            );
                             if results.send((seq, events)).is_err() {
                                 break;
                             }
@@ -198,12 +256,18 @@ impl ParsePool {
             early: BTreeMap::new(),
             limit,
             died,
+            queue,
+            queued,
+            parsers: Arc::clone(parsers),
+            template: Arc::clone(template),
+            prefilter: prefilter.cloned(),
+            scratch: Scratch::new(),
         })
     }
 
-    /// Queues a batch for parsing, then hands every batch parsed so far, in order, to `pour`.
+    /// Queues a batch for parsing, then hands the next parsed batch, in order, to `pour`.
     /// Waits for results when too many batches are pending (bounded memory).
-    pub(super) fn submit(&mut self, lines: Lines, pour: &mut dyn FnMut(Vec<Event>)) -> Result<()> {
+    pub(super) fn submit(&mut self, lines: Lines, pour: &mut dyn FnMut(Vec<Parsed>)) -> Result<()> {
         // Room for this batch: never more than `limit` pending, so neither channel fills up
         // while this thread is the one that empties them.
         while self.pending() >= self.limit {
@@ -213,6 +277,7 @@ impl ParsePool {
             .jobs
             .as_ref()
             .ok_or_else(|| anyhow!("parse pool closed"))?;
+        self.queued.fetch_add(1, Ordering::Relaxed);
         jobs.send((self.next_in, lines))
             .map_err(|_| anyhow!("parser threads stopped"))?;
         self.next_in += 1;
@@ -220,7 +285,7 @@ impl ParsePool {
     }
 
     /// Waits for every pending batch and hands it to `pour`, then stops the threads.
-    pub(super) fn finish(mut self, pour: &mut dyn FnMut(Vec<Event>)) -> Result<()> {
+    pub(super) fn finish(mut self, pour: &mut dyn FnMut(Vec<Parsed>)) -> Result<()> {
         self.jobs = None;
         while self.pending() > 0 {
             self.collect(true, pour)?;
@@ -235,9 +300,38 @@ impl ParsePool {
         usize::try_from(self.next_in - self.next_out).unwrap_or(usize::MAX)
     }
 
-    /// Receives results (waiting for one when `block`) and pours the batches now in order.
-    fn collect(&mut self, block: bool, pour: &mut dyn FnMut(Vec<Event>)) -> Result<()> {
-        if block {
+    /// Parses a queued batch on this thread, when the parsing threads have more queued work
+    /// than that one. False when it did not.
+    fn help(&mut self) -> Result<bool> {
+        if self.queued.load(Ordering::Relaxed) < 2 {
+            return Ok(false);
+        }
+        let job = match self.queue.try_lock() {
+            Ok(queue) => queue.try_recv().ok(),
+            Err(_) => None,
+        };
+        let Some((seq, lines)) = job else {
+            return Ok(false);
+        };
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        let (template, parsers, scratch) = (&self.template, &self.parsers, &mut self.scratch);
+        let prefilter = self.prefilter.as_deref();
+        let events = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            parse_batch(lines, template, parsers, prefilter, scratch)
+        }))
+        .map_err(|_| anyhow!("a parser thread panicked"))?;
+        self.early.insert(seq, events);
+        Ok(true)
+    }
+
+    /// Receives results (waiting for one when `block`) and pours the next batch in order when
+    /// it is parsed. While it is not, a blocking call parses a queued batch itself, if the
+    /// parsing threads have more, before it waits.
+    fn collect(&mut self, block: bool, pour: &mut dyn FnMut(Vec<Parsed>)) -> Result<()> {
+        while let Ok((seq, events)) = self.done.try_recv() {
+            self.early.insert(seq, events);
+        }
+        if block && !self.early.contains_key(&self.next_out) && !self.help()? {
             let (seq, events) = loop {
                 match self.done.recv_timeout(DEATH_CHECK) {
                     Ok(batch) => break batch,
@@ -255,7 +349,8 @@ impl ParsePool {
         while let Ok((seq, events)) = self.done.try_recv() {
             self.early.insert(seq, events);
         }
-        while let Some(events) = self.early.remove(&self.next_out) {
+        // One batch at a time, so that the reading side keeps the parsing threads fed.
+        if let Some(events) = self.early.remove(&self.next_out) {
             self.next_out += 1;
             pour(events);
         }
@@ -280,7 +375,7 @@ mod tests {
             module: "file",
             labels: Arc::new(Labels::new()),
         });
-        let mut pool = ParsePool::start(&parsers, 2, &template).unwrap();
+        let mut pool = ParsePool::start(&parsers, None, 2, &template).unwrap();
         let mut poured = 0;
         // A line ending past the batch's text: making its event panics in a parser thread,
         // while the other one waits for work.
@@ -306,5 +401,59 @@ mod tests {
             "{failure}"
         );
         assert_eq!(poured, 0, "nothing after the lost batch may be poured");
+    }
+
+    #[test]
+    fn batches_parsed_by_either_thread_come_out_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let stage = dir.path().join("s00-raw");
+        std::fs::create_dir(&stage).unwrap();
+        std::fs::write(
+            stage.join("all.yaml"),
+            "name: test/all\nfilter: \"evt.Line.Raw != 'skip'\"\nonsuccess: next_stage\n\
+             statics:\n  - meta: line\n    expression: evt.Line.Raw\n",
+        )
+        .unwrap();
+        let parsers = Arc::new(
+            cs_parser::LoaderBuilder::new(dir.path())
+                .build()
+                .load_dir(dir.path())
+                .unwrap(),
+        );
+        let template = Arc::new(Template {
+            module: "file",
+            labels: Arc::new(Labels::new()),
+        });
+        let mut pool = ParsePool::start(&parsers, None, 1, &template).unwrap();
+        let mut seen = Vec::new();
+        let mut take = |events: Vec<Parsed>| {
+            for p in events {
+                seen.push(if p.evt.process {
+                    p.evt.meta["line"].clone()
+                } else {
+                    "unparsed".to_owned()
+                });
+            }
+        };
+        let mut expected = Vec::new();
+        for b in 0..300 {
+            let mut lines = Lines::new();
+            for l in 0..(1 + b % 7) {
+                let text = if l == 3 {
+                    "skip".to_owned()
+                } else {
+                    format!("{b}.{l}")
+                };
+                expected.push(if l == 3 {
+                    "unparsed".into()
+                } else {
+                    text.clone()
+                });
+                lines.push(&text, "file");
+            }
+            pool.submit(lines, &mut take).unwrap();
+        }
+        pool.finish(&mut take).unwrap();
+        assert_eq!(seen, expected);
     }
 }

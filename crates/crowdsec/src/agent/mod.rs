@@ -201,38 +201,46 @@ struct Delivery<'a> {
 }
 
 impl Delivery<'_> {
-    /// Pours parsed events (or, with `parse`, parses them first) and delivers their alerts.
-    fn take(&mut self, events: Vec<Event>, parse: bool) {
-        for evt in events {
+    /// Parses an event and pours it, then delivers its alerts.
+    fn take_raw(&mut self, evt: Event) {
+        self.pipeline.process(evt, &mut self.alerts);
+        self.after_pour();
+    }
+
+    /// Pours parsed events and delivers their alerts.
+    fn take(&mut self, events: Vec<feed::Parsed>) {
+        for p in events {
             if self.failure.is_some() {
                 return;
             }
-            if parse {
-                self.pipeline.process(evt, &mut self.alerts);
-            } else {
-                self.pipeline.pour_parsed(evt, &mut self.alerts);
+            self.pipeline
+                .pour_parsed_with(p.evt, p.verdicts.as_deref(), &mut self.alerts);
+            self.after_pour();
+        }
+    }
+
+    /// Counts an event poured: wall-clock timers, progress and delivery of the alerts.
+    fn after_pour(&mut self) {
+        self.count += 1;
+        if self.count.is_multiple_of(TICK_LINES) && self.last_tick.elapsed() >= TICK_INTERVAL {
+            self.pipeline.tick(&mut self.alerts);
+            self.last_tick = Instant::now();
+            if self.progress {
+                let secs = self.start.elapsed().as_secs_f64();
+                let p = self.pipeline.stats();
+                eprint!(
+                    "\r{} lines ({:.0}/s), {} parsed, {} alerts ",
+                    self.count,
+                    self.count as f64 / secs.max(1e-9),
+                    p.parsed,
+                    p.overflows
+                );
             }
-            self.count += 1;
-            if self.count.is_multiple_of(TICK_LINES) && self.last_tick.elapsed() >= TICK_INTERVAL {
-                self.pipeline.tick(&mut self.alerts);
-                self.last_tick = Instant::now();
-                if self.progress {
-                    let secs = self.start.elapsed().as_secs_f64();
-                    let p = self.pipeline.stats();
-                    eprint!(
-                        "\r{} lines ({:.0}/s), {} parsed, {} alerts ",
-                        self.count,
-                        self.count as f64 / secs.max(1e-9),
-                        p.parsed,
-                        p.overflows
-                    );
-                }
-            }
-            for alert in self.alerts.drain(..) {
-                if let Err(e) = self.rt.block_on(self.output.send(alert)) {
-                    self.failure = Some(e);
-                    return;
-                }
+        }
+        for alert in self.alerts.drain(..) {
+            if let Err(e) = self.rt.block_on(self.output.send(alert)) {
+                self.failure = Some(e);
+                return;
             }
         }
     }
@@ -288,6 +296,7 @@ fn replay(
     let mut pool = if threads > 0 {
         Some(feed::ParsePool::start(
             &pipeline.parsers(),
+            Some(&pipeline.prefilter()),
             threads,
             &template,
         )?)
@@ -310,7 +319,7 @@ fn replay(
     let mut pool_error = None;
     let mut sink = |raw: &str, src: &str| {
         let Some(pool) = pool.as_mut() else {
-            delivery.take(vec![template.event(raw, src)], true);
+            delivery.take_raw(template.event(raw, src));
             return match delivery.failure {
                 Some(_) => ControlFlow::Break(()),
                 None => ControlFlow::Continue(()),
@@ -321,7 +330,7 @@ fn replay(
             return ControlFlow::Continue(());
         }
         let full = std::mem::replace(&mut batch, feed::Lines::new());
-        if let Err(e) = pool.submit(full, &mut |events| delivery.take(events, false)) {
+        if let Err(e) = pool.submit(full, &mut |events| delivery.take(events)) {
             pool_error = Some(e);
             return ControlFlow::Break(());
         }
@@ -342,11 +351,11 @@ fn replay(
         if pool_error.is_none() && delivery.failure.is_none() && !batch.is_empty() {
             pool_error = pool
                 .submit(std::mem::take(&mut batch), &mut |events| {
-                    delivery.take(events, false)
+                    delivery.take(events)
                 })
                 .err();
         }
-        let finished = pool.finish(&mut |events| delivery.take(events, false));
+        let finished = pool.finish(&mut |events| delivery.take(events));
         pool_error = pool_error.or(finished.err());
     }
     let acquisition_time = start.elapsed();

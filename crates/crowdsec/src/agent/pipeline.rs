@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use cs_buckets::{AlertContext, BucketEngine, Compiler, EngineOptions, LoadOptions, Scenario};
+use cs_buckets::{
+    AlertContext, BucketEngine, Compiler, EngineOptions, LoadOptions, Prefilter, Scenario,
+};
 use cs_config::Config;
 use cs_expr::Clock;
 use cs_expr_helpers::Helpers;
@@ -236,6 +238,17 @@ impl Pipeline {
     /// The rest of [`Pipeline::process`] for an event parsed elsewhere (`Process` false when
     /// no parser took it): counts it, and pours it unless unparsed or whitelisted.
     pub fn pour_parsed(&mut self, evt: Event, alerts: &mut Vec<Alert>) {
+        self.pour_parsed_with(evt, None, alerts);
+    }
+
+    /// [`Pipeline::pour_parsed`] with the answers of [`Pipeline::prefilter`] for the event,
+    /// when they were computed.
+    pub fn pour_parsed_with(
+        &mut self,
+        evt: Event,
+        verdicts: Option<&[Option<bool>]>,
+        alerts: &mut Vec<Alert>,
+    ) {
         if !evt.process {
             self.stats.unparsed += 1;
             return;
@@ -245,8 +258,18 @@ impl Pipeline {
             self.stats.whitelisted += 1;
             return;
         }
-        self.pour(Arc::new(evt));
+        if verdicts.is_some_and(Prefilter::rejects_all) {
+            // No scenario wants it: nothing to pour.
+            return;
+        }
+        self.pour(Arc::new(evt), verdicts);
         self.drain(alerts);
+    }
+
+    /// The scenario filters that threads parsing for [`Pipeline::pour_parsed_with`] can
+    /// evaluate ahead of the pour.
+    pub fn prefilter(&self) -> Arc<Prefilter> {
+        Arc::new(self.engine.prefilter())
     }
 
     /// Fires the wall-clock timers that are due (bucket expiry, counter durations).
@@ -255,10 +278,14 @@ impl Pipeline {
         self.drain(alerts);
     }
 
-    fn pour(&mut self, evt: Arc<Event>) {
+    fn pour(&mut self, evt: Arc<Event>, verdicts: Option<&[Option<bool>]>) {
+        let poured = match verdicts {
+            Some(v) => self.engine.pour_with(evt, v, &mut self.pending),
+            None => self.engine.pour_shared(evt, &mut self.pending),
+        };
         // A runtime error in a filter stops pouring this event (as upstream) but not the
         // replay.
-        if let Err(e) = self.engine.pour_shared(evt, &mut self.pending) {
+        if let Err(e) = poured {
             tracing::debug!(error = %e, "pouring stopped for this event");
         }
     }
@@ -292,7 +319,7 @@ impl Pipeline {
             }
             self.stats.overflows += 1;
             if ovf.overflow.reprocess {
-                self.pour(Arc::new(ovf.clone()));
+                self.pour(Arc::new(ovf.clone()), None);
                 queue.extend(self.pending.drain(..));
             }
             alerts.append(&mut ovf.overflow.api_alerts);
