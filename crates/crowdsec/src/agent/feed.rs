@@ -387,7 +387,7 @@ mod tests {
         pool.submit(broken, &mut |events| poured += events.len())
             .unwrap();
         let mut failure = None;
-        for _ in 0..10 {
+        for _ in 0..100 {
             let mut lines = Lines::new();
             lines.push("a line", "file");
             if let Err(e) = pool.submit(lines, &mut |events| poured += events.len()) {
