@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
-use cs_expr::{Clock, Guard, GuardMap, Memo};
+use cs_expr::{Clock, Guard, Memo};
 
 use crate::verdicts::Prefilter;
 use cs_metrics::{Counter, Gauge, Metrics};
@@ -666,12 +666,7 @@ impl BucketEngine {
         if let Some(known) = self.guard_memo[g] {
             return known;
         }
-        let guard = &self.guards[g];
-        let map = match guard.map {
-            GuardMap::Meta => &evt.meta,
-            GuardMap::Parsed => &evt.parsed,
-        };
-        let passes = guard.admits(map.get(&guard.key).map_or("", String::as_str));
+        let passes = self.guards[g].admits_event(evt);
         self.guard_memo[g] = Some(passes);
         passes
     }

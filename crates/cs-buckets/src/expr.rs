@@ -141,13 +141,10 @@ impl Expr {
         Ok((outcome, changed))
     }
 
-    /// A timeless filter evaluated ahead of the pour: its answer, or `None` when it must be
-    /// evaluated at pour time (not timeless, a runtime error, not a boolean, or a side effect
-    /// on the event, which only the pour may make).
+    /// A [timeless](Expr::is_timeless) filter evaluated ahead of the pour: its answer, or
+    /// `None` when it must be evaluated at pour time (a runtime error, not a boolean, or a
+    /// side effect on the event, which only the pour may make).
     pub(crate) fn eval_ahead(&self, evt: &Event, memo: &mut Memo) -> Option<bool> {
-        if !self.program.is_timeless() {
-            return None;
-        }
         let mut effects = Effects::new();
         let value = self
             .program

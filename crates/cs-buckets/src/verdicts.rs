@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cs_expr::{Guard, GuardMap, Memo};
+use cs_expr::{Guard, Memo};
 use cs_types::Event;
 
 use crate::scenario::Scenario;
@@ -71,14 +71,7 @@ impl Prefilter {
             .map(|class| {
                 let (guard, scenario) = class.as_ref()?;
                 if let Some(g) = *guard {
-                    let passes = *guards[g].get_or_insert_with(|| {
-                        let guard = &self.guards[g];
-                        let map = match guard.map {
-                            GuardMap::Meta => &evt.meta,
-                            GuardMap::Parsed => &evt.parsed,
-                        };
-                        guard.admits(map.get(&guard.key).map_or("", String::as_str))
-                    });
+                    let passes = *guards[g].get_or_insert_with(|| self.guards[g].admits_event(evt));
                     if !passes {
                         return Some(false);
                     }

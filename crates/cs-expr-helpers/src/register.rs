@@ -166,7 +166,6 @@ const TIMELESS: &[&str] = &[
     "Sprintf",
     "ParseUri",
     "ParseQuery",
-    "JsonExtract",
     "JsonExtractSlice",
     "JsonExtractObject",
     "ToJsonString",
@@ -1201,6 +1200,24 @@ fn register_misc(_h: &Helpers, env: &mut Environment) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeless_helpers_are_registered_impure_ones() {
+        let mut env = Environment::event();
+        Helpers::new().register(&mut env);
+        for name in TIMELESS {
+            let f = env
+                .function(name)
+                .unwrap_or_else(|| panic!("{name} is not registered"));
+            assert!(!f.is_pure(), "{name} is pure, hence timeless already");
+        }
+        let timeless = |src: &str| cs_expr::compile(src, &env).unwrap().is_timeless();
+        assert!(timeless("any(File('x.txt'), {evt.Meta.a contains #})"));
+        assert!(timeless("RegexpInFile(Upper(evt.Meta.a), 'x.txt')"));
+        assert!(!timeless("len(LookupHost(evt.Meta.source_ip)) > 0"));
+        assert!(!timeless("GetDecisionsCount(evt.Meta.source_ip) > 0"));
+        assert!(!timeless("GetFromStash('cache', evt.Meta.a) == ''"));
+    }
 
     /// Every helper of upstream's registry (`pkg/exprhelpers/expr_lib.go`) except those the
     /// crate documents as left out.

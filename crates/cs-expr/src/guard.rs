@@ -44,6 +44,16 @@ impl Guard {
             .binary_search_by(|v| v.as_str().cmp(value))
             .is_ok()
     }
+
+    /// Whether the guarded field of `evt` is one of the values (a missing key reads as the
+    /// empty string).
+    pub fn admits_event(&self, evt: &cs_types::Event) -> bool {
+        let map = match self.map {
+            GuardMap::Meta => &evt.meta,
+            GuardMap::Parsed => &evt.parsed,
+        };
+        self.admits(map.get(&self.key).map_or("", String::as_str))
+    }
 }
 
 fn guard_of(expr: &Expr) -> Option<Guard> {
@@ -199,5 +209,15 @@ mod tests {
         let g = Guard::of("evt.Meta.log_type in ['b', 'a', 'b', ''] && 1 == 1").unwrap();
         assert_eq!(g.values, ["", "a", "b"]);
         assert!(g.admits("a") && g.admits("") && !g.admits("c") && !g.admits("A"));
+
+        // On an event: the guarded map only, a missing key reading as "".
+        let g = Guard::of("evt.Parsed.program == 'sshd'").unwrap();
+        let mut evt = cs_types::Event::default();
+        evt.set_meta("program", "sshd");
+        assert!(!g.admits_event(&evt), "Meta is not the guarded map");
+        evt.set_parsed("program", "sshd");
+        assert!(g.admits_event(&evt));
+        let empty = Guard::of("evt.Meta.absent in ['', 'x']").unwrap();
+        assert!(empty.admits_event(&cs_types::Event::default()));
     }
 }
