@@ -161,6 +161,12 @@ impl Expr {
         self.program.is_timeless()
     }
 
+    /// The event entries the answer of [`Expr::eval_ahead`] is a function of (see
+    /// [`Program::field_reads`]), when it reads the event through nothing else.
+    pub(crate) fn field_reads(&self) -> Option<Vec<cs_expr::FieldRead>> {
+        self.program.field_reads()
+    }
+
     /// An expression over `evt` whose side effects are lost, as they were on upstream's copies.
     pub(crate) fn eval_event(&self, evt: &Event) -> Result<Outcome, RuntimeError> {
         self.program.eval_event(evt).map(|v| Outcome::of(&v))

@@ -46,6 +46,43 @@ pub struct RegexList {
     /// One combined automaton for the common case; `None` if it would be too large.
     set: Option<RegexSet>,
     list: Vec<Regex>,
+    /// Tells this list's answers apart in [`RECENT`].
+    id: u64,
+}
+
+/// Number of answers of [`RegexList::is_match`] each thread remembers.
+const RECENT_SLOTS: usize = 512;
+/// Longer inputs are not remembered (they are rarely repeated, and would hold memory).
+const RECENT_MAX_LEN: usize = 512;
+
+/// One remembered answer: the list, the input and whether some line matched it.
+#[derive(Default)]
+struct Recent {
+    list: u64,
+    input: String,
+    answer: bool,
+}
+
+thread_local! {
+    /// The latest answers of every list, by hash of (list, input), one per slot: the same
+    /// user agents and paths come back on every line of a busy log, and matching one
+    /// against hundreds of expressions costs far more than finding it here.
+    static RECENT: std::cell::RefCell<Vec<Recent>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Hash of (`list`, `input`), eight bytes at a time.
+fn recent_hash(list: u64, input: &str) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = list.wrapping_mul(K) ^ input.len() as u64;
+    let mut chunks = input.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    for &b in chunks.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^ (h >> 32)
 }
 
 impl RegexList {
@@ -65,11 +102,43 @@ impl RegexList {
             translated.push(t);
         }
         let set = RegexSet::new(&translated).ok();
-        Ok(Self { set, list })
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Self { set, list, id })
     }
 
-    /// True when any line matches somewhere in `s`.
+    /// True when any line matches somewhere in `s`. Answers are remembered per thread for
+    /// recent inputs (see [`RECENT`]).
     pub fn is_match(&self, s: &str) -> bool {
+        if s.len() > RECENT_MAX_LEN {
+            return self.search(s);
+        }
+        let slot = recent_hash(self.id, s) as usize % RECENT_SLOTS;
+        let remembered = RECENT.with_borrow(|recent| {
+            recent
+                .get(slot)
+                .filter(|r| r.list == self.id && r.input == s)
+                .map(|r| r.answer)
+        });
+        if let Some(answer) = remembered {
+            return answer;
+        }
+        let answer = self.search(s);
+        RECENT.with_borrow_mut(|recent| {
+            if recent.is_empty() {
+                recent.resize_with(RECENT_SLOTS, Recent::default);
+            }
+            let r = &mut recent[slot];
+            r.list = self.id;
+            r.input.clear();
+            r.input.push_str(s);
+            r.answer = answer;
+        });
+        answer
+    }
+
+    /// [`RegexList::is_match`] without the remembered answers.
+    fn search(&self, s: &str) -> bool {
         match &self.set {
             Some(set) => set.is_match(s),
             None => self.list.iter().any(|re| re.is_match(s)),
@@ -376,6 +445,40 @@ mod tests {
         assert!(files.insert("bad.txt", "regexp", "(unclosed").is_err());
         assert!(files.insert("x", "weird", "").is_err());
         assert!(files.strings("missing").is_none());
+    }
+
+    #[test]
+    fn remembered_regex_answers_are_those_of_the_search() {
+        let files = DataFiles::new();
+        files.insert("a.txt", "regexp", "^$\nbot\n^x+$").unwrap();
+        files.insert("b.txt", "regexp", "BOT\n(?i)^y").unwrap();
+        let (a, b) = (
+            files.regexes("a.txt").unwrap(),
+            files.regexes("b.txt").unwrap(),
+        );
+        // More inputs than slots, so answers are also evicted and searched again; two lists
+        // asked about the same inputs; the empty input; one input over the length bound.
+        let mut inputs: Vec<String> = (0..3 * RECENT_SLOTS)
+            .map(|i| match i % 5 {
+                0 => format!("agent {i} bot"),
+                1 => "x".repeat(1 + i % 7),
+                2 => format!("Y{i}"),
+                3 => String::new(),
+                _ => format!("BOT-{i}"),
+            })
+            .collect();
+        inputs.push(format!("{}bot", "z".repeat(RECENT_MAX_LEN)));
+        for _ in 0..2 {
+            for input in &inputs {
+                for list in [&a, &b] {
+                    assert_eq!(list.is_match(input), list.search(input), "{input:?}");
+                }
+            }
+        }
+        assert!(a.is_match("") && !b.is_match(""));
+        // A list loaded again under the same name does not see the answers of the old one.
+        files.insert("a.txt", "regexp", "nothing").unwrap();
+        assert!(!files.regexes("a.txt").unwrap().is_match("agent 0 bot"));
     }
 
     #[test]

@@ -151,11 +151,40 @@ enum Index {
         nocase: Option<AhoCorasick>,
     },
     /// `startsWith` / `endsWith`: the elements.
-    Affixes(Vec<Box<str>>),
+    Affixes(Affixes),
     /// `==`: the elements.
     Set(HashSet<Box<str>>),
     /// `matches`: each element compiled as a Go regex, or the error it gives, in list order.
     Regexes(Vec<Result<Arc<Regex>, String>>),
+}
+
+/// Prefixes or suffixes, by the byte they start or end with (the one the subject must have
+/// at the same end for them to match).
+struct Affixes {
+    /// An empty element: every string starts and ends with it.
+    has_empty: bool,
+    by_byte: Box<[Vec<Box<str>>]>,
+}
+
+impl Affixes {
+    /// `end` picks the byte of an element that sorts it.
+    fn new(elements: Vec<Box<str>>, end: impl Fn(&[u8]) -> Option<&u8>) -> Self {
+        let mut has_empty = false;
+        let mut by_byte = vec![Vec::new(); 256].into_boxed_slice();
+        for e in elements {
+            match end(e.as_bytes()) {
+                Some(&b) => by_byte[usize::from(b)].push(e),
+                None => has_empty = true,
+            }
+        }
+        Self { has_empty, by_byte }
+    }
+
+    /// Whether some element passes `test`, given the subject's byte at that end.
+    fn any(&self, byte: Option<&u8>, test: impl Fn(&str) -> bool) -> bool {
+        self.has_empty
+            || byte.is_some_and(|&b| self.by_byte[usize::from(b)].iter().any(|p| test(p)))
+    }
 }
 
 impl Index {
@@ -222,7 +251,8 @@ impl Index {
                     Err(_) => Index::Unsupported,
                 }
             }
-            ElemOp::StartsWith | ElemOp::EndsWith => Index::Affixes(mapped),
+            ElemOp::StartsWith => Index::Affixes(Affixes::new(mapped, |p| p.first())),
+            ElemOp::EndsWith => Index::Affixes(Affixes::new(mapped, |p| p.last())),
             ElemOp::Eq => Index::Set(mapped.into_iter().collect()),
             ElemOp::Matches => Index::Regexes(
                 mapped
@@ -305,11 +335,11 @@ impl FastAny {
             Index::Contains { ac, has_empty, .. } => {
                 *has_empty || ac.as_ref().is_some_and(|ac| ac.is_match(s))
             }
-            Index::Affixes(list) => {
+            Index::Affixes(affixes) => {
                 if self.op == ElemOp::StartsWith {
-                    list.iter().any(|p| s.starts_with(&**p))
+                    affixes.any(s.as_bytes().first(), |p| s.starts_with(p))
                 } else {
-                    list.iter().any(|p| s.ends_with(&**p))
+                    affixes.any(s.as_bytes().last(), |p| s.ends_with(p))
                 }
             }
             Index::Set(set) => set.contains(s),
@@ -727,7 +757,9 @@ mod tests {
             vec![Value::string("zz"), Value::Int(3), Value::string("ab")],
             vec![Value::Nil, Value::string("ab")],
         ];
-        let xs = ["", "ab", "xabx", "XY", "b", "é!", "zzab", "a(", "AB"];
+        let xs = [
+            "", "ab", "xabx", "XY", "b", "é!", "zzab", "a(", "AB", "aé", "éab",
+        ];
         let anys = [
             Value::Nil,
             Value::Int(1),

@@ -86,6 +86,7 @@ mod guard;
 mod lexer;
 mod ops;
 mod parser;
+mod reads;
 mod types;
 mod value;
 
@@ -105,5 +106,6 @@ pub use eval::{CallContext, Effect, Effects, Memo, Program};
 pub use goregex::{compile as compile_go_regex, translate as translate_go_regex};
 pub use guard::{Guard, GuardMap};
 pub use ops::{arith, compare, contains_elem, equal};
+pub use reads::FieldRead;
 pub use types::{FieldDef, MethodDef, StructType, Type};
 pub use value::{List, ListView, Map, MapView, Obj, Object, Str, Value};

@@ -1,16 +1,15 @@
 //! A compiled grok pattern and its captures.
 
 use std::fmt;
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use regex_automata::nfa::thompson::{self, backtrack};
-use regex_automata::util::pool::Pool;
+use regex_automata::nfa::thompson;
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Input, meta};
 use regex_syntax::hir::{Dot, Hir, HirKind};
 
+use crate::backtrack::{Backtracker, Outcome};
 use crate::error::{Error, Result};
 use crate::patterns::{Expansion, syntax_error_parts};
 use crate::prefilter::Prefilter;
@@ -119,9 +118,6 @@ impl Tail {
     }
 }
 
-/// Creates the backtracker's per-thread scratch space.
-type CacheFn = Box<dyn Fn() -> backtrack::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
-
 /// The capture engine run on the whole line when the line is expected to match.
 ///
 /// `meta::Regex` first finds the match with a lazy DFA, then resolves the groups with a
@@ -129,8 +125,7 @@ type CacheFn = Box<dyn Fn() -> backtrack::Cache + Send + Sync + UnwindSafe + Ref
 /// matches the DFA pass is pure overhead. Both are leftmost-first searches of the same
 /// expression, so they yield the same groups; only the cost differs.
 struct Direct {
-    engine: backtrack::BoundedBacktracker,
-    caches: Pool<backtrack::Cache, CacheFn>,
+    engine: Backtracker,
     /// Whether the last line that reached the regex matched over most of its length.
     /// Patterns tend to keep matching (one parser per log format) or keep failing (the
     /// other parsers), so this picks the cheaper strategy for the next line.
@@ -142,35 +137,47 @@ impl Direct {
         let nfa = thompson::Compiler::new()
             .build_from_hir(hir)
             .map_err(|e| e.to_string())?;
-        let engine = backtrack::BoundedBacktracker::builder()
-            .build_from_nfa(nfa)
-            .map_err(|e| e.to_string())?;
-        let for_cache = engine.clone();
-        let create: CacheFn = Box::new(move || for_cache.create_cache());
         Ok(Self {
-            engine,
-            caches: Pool::new(create),
+            engine: Backtracker::new(nfa),
             hot: AtomicBool::new(false),
         })
     }
 
-    /// Searches `input` if it is expected to match and short enough for the backtracker;
-    /// `None` means "not tried".
-    fn search(&self, input: &Input<'_>, slots: &mut [Option<NonMaxUsize>]) -> Option<bool> {
-        if !self.hot.load(Ordering::Relaxed)
-            || input.haystack().len() > self.engine.max_haystack_len()
-        {
+    /// Searches `line` if it is expected to match; `None` means "not tried" (or not decided).
+    fn search(&self, line: &str, slots: &mut [Option<NonMaxUsize>]) -> Option<bool> {
+        if !self.hot.load(Ordering::Relaxed) {
             return None;
         }
-        let found = self
+        let found = match self
             .engine
-            .try_search_slots(&mut self.caches.get(), input, slots)
-            .ok()?
-            .is_some();
+            .search(line.as_bytes(), 0, line.len(), false, slots)
+        {
+            Outcome::Match => true,
+            Outcome::NoMatch => false,
+            Outcome::Undecided => return None,
+        };
         if !found {
             self.hot.store(false, Ordering::Relaxed);
         }
         Some(found)
+    }
+
+    /// The groups of the match the lazy DFA found over `span`, resolved by the backtracker
+    /// anchored on it (what `meta::Regex` does, with the cheaper backtracker); `None` when
+    /// it cannot decide.
+    fn resolve(
+        &self,
+        line: &str,
+        span: regex_automata::Span,
+        slots: &mut [Option<NonMaxUsize>],
+    ) -> Option<()> {
+        match self
+            .engine
+            .search(line.as_bytes(), span.start, span.end, true, slots)
+        {
+            Outcome::Match => Some(()),
+            Outcome::NoMatch | Outcome::Undecided => None,
+        }
     }
 
     /// Records a match over `span` bytes of a line of `len` bytes. When it covers most of
@@ -293,11 +300,14 @@ impl Grok {
         };
         if self.slots <= INLINE_SLOTS {
             let head = &mut slots.inline[..head_slots];
-            match self.direct.search(&input, head) {
+            match self.direct.search(line, head) {
                 Some(true) => {}
                 Some(false) => return None,
                 None => {
-                    self.regex.search_slots(&input, head)?;
+                    let span = self.regex.find(input.clone())?.span();
+                    if self.direct.resolve(line, span, head).is_none() {
+                        self.regex.search_slots(&input, head)?;
+                    }
                 }
             }
             if let (Some(start), Some(end)) = (head[0], head[1]) {

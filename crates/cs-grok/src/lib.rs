@@ -49,6 +49,7 @@
 //!   into YAML); unknown references name the missing pattern; [`Error::root`] skips the
 //!   file/definition context.
 
+mod backtrack;
 mod error;
 mod grok;
 mod patterns;

@@ -71,7 +71,7 @@ pub struct Summary {
 }
 
 /// Alerts a replay lets wait for the LAPI before it pauses.
-const REPLAY_BACKLOG: usize = 2000;
+const REPLAY_BACKLOG: usize = 1000;
 /// Alerts per push of a replay (upstream's agent pushes what it has every second, unbounded).
 const REPLAY_PUSH: usize = 500;
 
