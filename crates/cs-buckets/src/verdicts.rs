@@ -78,19 +78,13 @@ struct Slot {
     answers: Vec<Option<Option<bool>>>,
 }
 
-/// Hash of a text, eight bytes at a time.
+/// Hash of a text.
 fn text_hash(text: &str) -> u64 {
-    let mut h = mix(0, text.len() as u64);
-    let mut chunks = text.as_bytes().chunks_exact(8);
-    for c in &mut chunks {
-        h = mix(h, u64::from_le_bytes(c.try_into().unwrap_or_default()));
-    }
-    for &b in chunks.remainder() {
-        h = mix(h, u64::from(b));
-    }
-    h
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::default().hash_one(text)
 }
 
+/// Folds the hash of one more text into `h`.
 fn mix(h: u64, w: u64) -> u64 {
     (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
 }
@@ -129,21 +123,6 @@ impl Recall {
     /// The slot holding the answers for the event's texts of the group's entries (indexes
     /// in `entries`), emptied first when it held other texts; `None` when the event's
     /// answers are not remembered.
-    fn slot(
-        &mut self,
-        texts: &mut Texts<'_>,
-        entries: &[FieldRead],
-        group: &[usize],
-        members: usize,
-    ) -> Option<usize> {
-        if let Some(current) = self.current {
-            return current;
-        }
-        let found = self.lookup(texts, entries, group, members);
-        self.current = Some(found);
-        found
-    }
-
     fn lookup(
         &mut self,
         texts: &mut Texts<'_>,
@@ -305,11 +284,20 @@ impl Prefilter {
                 let Some((g, m)) = *member else {
                     return scenario.filter.eval_ahead(evt, memo);
                 };
-                let (group, members) = &self.groups[g];
-                let Some(slot) = recall[g].slot(&mut texts, &self.entries, group, *members) else {
+                let recall = &mut recall[g];
+                let slot = match recall.current {
+                    Some(slot) => slot,
+                    None => {
+                        let (group, members) = &self.groups[g];
+                        let slot = recall.lookup(&mut texts, &self.entries, group, *members);
+                        recall.current = Some(slot);
+                        slot
+                    }
+                };
+                let Some(slot) = slot else {
                     return scenario.filter.eval_ahead(evt, memo);
                 };
-                let answer = &mut recall[g].slots[slot].answers[m];
+                let answer = &mut recall.slots[slot].answers[m];
                 *answer.get_or_insert_with(|| scenario.filter.eval_ahead(evt, memo))
             })
             .collect()

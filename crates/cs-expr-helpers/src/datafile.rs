@@ -70,21 +70,6 @@ thread_local! {
     static RECENT: std::cell::RefCell<Vec<Recent>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Hash of (`list`, `input`), eight bytes at a time.
-fn recent_hash(list: u64, input: &str) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = list.wrapping_mul(K) ^ input.len() as u64;
-    let mut chunks = input.as_bytes().chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
-        h = (h ^ w).wrapping_mul(K).rotate_left(29);
-    }
-    for &b in chunks.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(K).rotate_left(29);
-    }
-    h ^ (h >> 32)
-}
-
 impl RegexList {
     /// Build from Go patterns, reporting the first invalid line.
     fn compile(file: &str, lines: &[(usize, String)]) -> Result<Self> {
@@ -113,7 +98,9 @@ impl RegexList {
         if s.len() > RECENT_MAX_LEN {
             return self.search(s);
         }
-        let slot = recent_hash(self.id, s) as usize % RECENT_SLOTS;
+        use std::hash::BuildHasher as _;
+        let slot =
+            foldhash::fast::FixedState::default().hash_one((self.id, s)) as usize % RECENT_SLOTS;
         let remembered = RECENT.with_borrow(|recent| {
             recent
                 .get(slot)

@@ -564,32 +564,8 @@ pub(crate) fn invariant(node: &Node, slot: usize) -> bool {
         crate::eval::Root::Local(i) => *i < slot,
     };
     match node {
-        Node::Const(_) | Node::Var(_) => true,
         Node::Local(i) => *i < slot,
-        Node::Path { base, .. } | Node::Member { base, .. } => inv(base),
-        Node::Index { base, index, .. } => inv(base) && inv(index),
-        Node::Slice { base, from, to, .. } => {
-            inv(base) && from.as_deref().is_none_or(inv) && to.as_deref().is_none_or(inv)
-        }
-        Node::Call { args, pure, .. } => *pure && args.iter().all(|(a, _)| inv(a)),
-        Node::Not(a, _) | Node::Neg(a, _) | Node::Plus(a, _) | Node::Chain(a) => inv(a),
-        Node::EqConst(a, _)
-        | Node::EqStr(a, _)
-        | Node::MatchesConst(a, _, _)
-        | Node::InStrs(a, _) => inv(a),
-        Node::CaseCmp(c) => inv(&c.arg),
-        Node::Memo(_, inner) | Node::MemoStr(_, inner) => inv(inner),
-        Node::And(items, _) | Node::Or(items, _) | Node::Array(items) => items.iter().all(inv),
-        Node::Eq(a, b)
-        | Node::Cmp(_, a, b, _)
-        | Node::Arith(_, a, b, _)
-        | Node::In(a, b, _)
-        | Node::StrOp(_, a, b, _)
-        | Node::Matches(a, b, _)
-        | Node::Range(a, b, _)
-        | Node::Coalesce(a, b) => inv(a) && inv(b),
-        Node::Cond(c, a, b, _) => inv(c) && inv(a) && inv(b),
-        Node::MapLit(entries) => entries.iter().all(|(k, v)| inv(k) && inv(v)),
+        Node::Call { pure: false, .. } => false,
         Node::StrMapKey { root: r, .. } | Node::StrMapKeyEq { root: r, .. } => root(r),
         // Methods may write (`SetMeta`); builtins include the clock; nested closures and
         // bindings own locals: evaluated per element, as written.
@@ -599,6 +575,7 @@ pub(crate) fn invariant(node: &Node, slot: usize) -> bool {
         | Node::Predicate { .. }
         | Node::Let { .. }
         | Node::Sequence(_) => false,
+        _ => node.children().into_iter().all(inv),
     }
 }
 

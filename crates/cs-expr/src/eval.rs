@@ -716,6 +716,64 @@ fn value_method<'a>(
 }
 
 impl Node {
+    /// The nodes this one evaluates, for analyses made at compile time (a closure's body and
+    /// a binding's body included; the indexes of a [`Node::Predicate`]'s fast path are built
+    /// from its body, so they are not listed again).
+    pub(crate) fn children(&self) -> Vec<&Node> {
+        match self {
+            Node::Const(_)
+            | Node::Var(_)
+            | Node::Local(_)
+            | Node::StrMapKey { .. }
+            | Node::StrMapKeyEq { .. } => Vec::new(),
+            Node::Path { base, .. } | Node::Member { base, .. } => vec![&**base],
+            Node::Index { base, index, .. } => vec![&**base, &**index],
+            Node::Slice { base, from, to, .. } => std::iter::once(&**base)
+                .chain(from.as_deref())
+                .chain(to.as_deref())
+                .collect(),
+            Node::Method { base, args, .. } | Node::DynMethod { base, args, .. } => {
+                std::iter::once(&**base).chain(args).collect()
+            }
+            Node::Call { args, .. } => args.iter().map(|(a, _)| a).collect(),
+            Node::Builtin { args, .. } => args.iter().collect(),
+            Node::Predicate {
+                list, body, extra, ..
+            } => std::iter::once(&**list)
+                .chain(body.as_deref())
+                .chain(extra.as_deref())
+                .collect(),
+            Node::Not(a, _)
+            | Node::Neg(a, _)
+            | Node::Plus(a, _)
+            | Node::Chain(a)
+            | Node::EqConst(a, _)
+            | Node::EqStr(a, _)
+            | Node::InStrs(a, _)
+            | Node::MatchesConst(a, _, _)
+            | Node::Memo(_, a)
+            | Node::MemoStr(_, a) => vec![&**a],
+            Node::CaseCmp(c) => vec![&c.arg],
+            Node::And(items, _)
+            | Node::Or(items, _)
+            | Node::Array(items)
+            | Node::Sequence(items) => items.iter().collect(),
+            Node::Eq(a, b)
+            | Node::Cmp(_, a, b, _)
+            | Node::Arith(_, a, b, _)
+            | Node::In(a, b, _)
+            | Node::StrOp(_, a, b, _)
+            | Node::Matches(a, b, _)
+            | Node::Range(a, b, _)
+            | Node::Coalesce(a, b)
+            | Node::Let {
+                value: a, body: b, ..
+            } => vec![&**a, &**b],
+            Node::Cond(c, a, b, _) => vec![&**c, &**a, &**b],
+            Node::MapLit(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+        }
+    }
+
     /// Evaluates a node that must produce a bool without materialising a [`Value`] for the
     /// boolean operators; `what` and `span` describe the operand for error messages.
     pub(crate) fn test<'a>(

@@ -33,14 +33,7 @@ impl Program {
 
 /// Adds the entries `node` reads to `out`; `None` when it reads the variables otherwise.
 fn collect(node: &Node, out: &mut Vec<FieldRead>) -> Option<()> {
-    let mut all = |nodes: &mut dyn Iterator<Item = &Node>| {
-        for n in nodes {
-            collect(n, out)?;
-        }
-        Some(())
-    };
     match node {
-        Node::Const(_) | Node::Local(_) => Some(()),
         Node::Var(_) => None,
         Node::StrMapKey {
             root, index, key, ..
@@ -57,57 +50,12 @@ fn collect(node: &Node, out: &mut Vec<FieldRead>) -> Option<()> {
             }
             Some(())
         }
-        Node::Path { base, .. } | Node::Member { base, .. } => collect(base, out),
-        Node::Index { base, index, .. } => all(&mut [&**base, &**index].into_iter()),
-        Node::Slice { base, from, to, .. } => all(&mut std::iter::once(&**base)
-            .chain(from.as_deref())
-            .chain(to.as_deref())),
         // A method may write the event or read what a caller cannot see.
         Node::Method { .. } | Node::DynMethod { .. } => None,
-        Node::Call { args, .. } => all(&mut args.iter().map(|(a, _)| a)),
-        Node::Builtin { args, .. } => all(&mut args.iter()),
-        Node::Predicate {
-            list,
-            body,
-            extra,
-            fast,
-            ..
-        } => {
-            all(&mut std::iter::once(&**list)
-                .chain(body.as_deref())
-                .chain(extra.as_deref()))?;
-            match fast.as_deref() {
-                Some(f) => all(&mut std::iter::once(&f.inv).chain(f.case.as_ref().map(|c| &c.arg))),
-                None => Some(()),
-            }
-        }
-        Node::Not(a, _)
-        | Node::Neg(a, _)
-        | Node::Plus(a, _)
-        | Node::Chain(a)
-        | Node::EqConst(a, _)
-        | Node::EqStr(a, _)
-        | Node::InStrs(a, _)
-        | Node::MatchesConst(a, _, _)
-        | Node::Memo(_, a)
-        | Node::MemoStr(_, a) => collect(a, out),
-        Node::CaseCmp(c) => collect(&c.arg, out),
-        Node::And(items, _) | Node::Or(items, _) | Node::Array(items) | Node::Sequence(items) => {
-            all(&mut items.iter())
-        }
-        Node::Eq(a, b)
-        | Node::Cmp(_, a, b, _)
-        | Node::Arith(_, a, b, _)
-        | Node::In(a, b, _)
-        | Node::StrOp(_, a, b, _)
-        | Node::Matches(a, b, _)
-        | Node::Range(a, b, _)
-        | Node::Coalesce(a, b)
-        | Node::Let {
-            value: a, body: b, ..
-        } => all(&mut [&**a, &**b].into_iter()),
-        Node::Cond(c, a, b, _) => all(&mut [&**c, &**a, &**b].into_iter()),
-        Node::MapLit(entries) => all(&mut entries.iter().flat_map(|(k, v)| [k, v])),
+        _ => node
+            .children()
+            .into_iter()
+            .try_for_each(|child| collect(child, out)),
     }
 }
 
