@@ -131,7 +131,7 @@ pub fn set_replay_source(dsn: &str, labels: &cs_acquisition::Labels) {
     let path = dsn.strip_prefix("file://").unwrap_or(dsn);
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     let kind = labels.get("type").cloned().unwrap_or_default();
-    let _ = REPLAY_SOURCE.set((path.to_owned(), kind));
+    let _ = REPLAY_SOURCE.set((path.to_owned(), kind.to_string()));
 }
 
 /// Publishes the counters of a finished replay: lines read, parsed, unparsed, and the bucket

@@ -36,7 +36,6 @@ mod lines;
 mod live;
 pub mod sources;
 
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 pub use config::{
@@ -50,7 +49,7 @@ pub use live::{
 };
 
 /// Labels of a datasource (`labels:` in acquis.yaml, `-type`/`-label` with `-dsn`).
-pub type Labels = BTreeMap<String, String>;
+pub type Labels = cs_types::StrMap;
 
 /// One line produced by a datasource, borrowed from its read buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -322,7 +322,12 @@ pub async fn start_sources(
         let ctx = SourceCtx {
             index,
             module: cfg.module(),
-            acquis_type: cfg.common.labels.get("type").cloned().unwrap_or_default(),
+            acquis_type: cfg
+                .common
+                .labels
+                .get("type")
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             labels: Arc::new(cfg.common.labels.clone()),
             use_time_machine: cfg.common.use_time_machine
                 || cfg.common.mode == crate::config::Mode::Cat,

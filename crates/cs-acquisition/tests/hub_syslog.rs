@@ -61,17 +61,17 @@ fn rebuilt_syslog_lines_are_parsed_by_the_hub_sshd_parsers() {
         parsers.parse(&mut evt).unwrap();
         assert!(evt.process, "{msg}: not parsed: {:?}", evt.line.raw);
         assert_eq!(
-            evt.parsed.get("program").map(String::as_str),
+            evt.parsed.get("program").map(cs_types::Text::as_str),
             Some("sshd"),
             "{msg}"
         );
         assert_eq!(
-            evt.meta.get("source_ip").map(String::as_str),
+            evt.meta.get("source_ip").map(cs_types::Text::as_str),
             Some("1.2.3.4"),
             "{msg}"
         );
         assert_eq!(
-            evt.meta.get("log_type").map(String::as_str),
+            evt.meta.get("log_type").map(cs_types::Text::as_str),
             Some("ssh_failed-auth"),
             "{msg}"
         );

@@ -104,11 +104,11 @@ fn sources_of(scenario: &Scenario, evt: &Event) -> Result<Vec<(String, Source)>,
             if ip.parse::<IpAddr>().is_err() {
                 return Err(AlertError::BadSourceIp {
                     scope: scope.to_owned(),
-                    value: ip.clone(),
+                    value: ip.to_string(),
                 });
             }
             let mut src = Source {
-                ip: ip.clone(),
+                ip: ip.to_string(),
                 scope: Some(scope.to_owned()),
                 ..Source::default()
             };
@@ -117,13 +117,13 @@ fn sources_of(scenario: &Scenario, evt: &Event) -> Result<Vec<(String, Source)>,
                 .get("ASNumber")
                 .or_else(|| evt.enriched.get("ASNNumber"))
             {
-                src.as_number = v.clone();
+                src.as_number = v.to_string();
             }
             if let Some(v) = evt.enriched.get("IsoCode") {
-                src.cn = v.clone();
+                src.cn = v.to_string();
             }
             if let Some(v) = evt.enriched.get("ASNOrg") {
-                src.as_name = v.clone();
+                src.as_name = v.to_string();
             }
             if let Some(v) = evt.enriched.get("Latitude") {
                 src.latitude = coordinate(v);
@@ -133,8 +133,8 @@ fn sources_of(scenario: &Scenario, evt: &Event) -> Result<Vec<(String, Source)>,
             }
             if let Some(range) = evt.meta.get("SourceRange").filter(|r| !r.is_empty()) {
                 let net: IpNet = range.parse().map_err(|_| AlertError::BadRange {
-                    range: range.clone(),
-                    ip: ip.clone(),
+                    range: range.to_string(),
+                    ip: ip.to_string(),
                 })?;
                 src.range = net.trunc().to_string();
             }
@@ -175,7 +175,11 @@ fn alert_events(queue: &Queue) -> Vec<AlertEvent> {
                 None
             };
             AlertEvent {
-                meta: evt.meta.iter().map(|(k, v)| MetaItem::new(k, v)).collect(),
+                meta: evt
+                    .meta
+                    .iter()
+                    .map(|(k, v)| MetaItem::new(k.as_str(), v.as_str()))
+                    .collect(),
                 timestamp,
             }
         })
@@ -243,13 +247,18 @@ pub(crate) fn build(
         stop_at: Some(cs_types::format_rfc3339_nano(&leaky.ovflw_ts)),
         ..Alert::default()
     };
-    let api_alerts: Vec<Alert> = sources
-        .values()
-        .map(|src| Alert {
+    // One alert per source: the template is copied for all but the last, which takes it.
+    let mut api_alerts: Vec<Alert> = Vec::with_capacity(sources.len());
+    if let Some((last, rest)) = sources.values().collect::<Vec<_>>().split_last() {
+        api_alerts.extend(rest.iter().map(|&src| Alert {
             source: Some(src.clone()),
             ..template.clone()
-        })
-        .collect();
+        }));
+        api_alerts.push(Alert {
+            source: Some((*last).clone()),
+            ..template
+        });
+    }
     Ok(RuntimeAlert {
         mapkey: leaky.mapkey.clone(),
         reprocess: scenario.reprocess(),

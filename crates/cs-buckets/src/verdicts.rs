@@ -73,7 +73,8 @@ struct Recall {
 /// The answers of a group's filters for one set of texts of its entries.
 #[derive(Debug, Default)]
 struct Slot {
-    texts: Vec<String>,
+    /// Kept inline when short, so that a comparison reads the slot alone.
+    texts: Vec<cs_types::Text>,
     /// Per filter of the group: unknown, or what [`crate::expr::Expr::eval_ahead`] answered.
     answers: Vec<Option<Option<bool>>>,
 }
@@ -113,7 +114,7 @@ impl<'e> Texts<'e> {
             let text = evt
                 .str_map_field(e.field)
                 .and_then(|m| m.get(&*e.key))
-                .map_or("", String::as_str);
+                .map_or("", cs_types::Text::as_str);
             (text, text_hash(text))
         })
     }
@@ -157,7 +158,7 @@ impl Recall {
         if same {
             self.hits += 1;
         } else {
-            slot.texts.resize_with(group.len(), String::new);
+            slot.texts.resize_with(group.len(), cs_types::Text::default);
             for (t, &e) in slot.texts.iter_mut().zip(group) {
                 t.clear();
                 t.push_str(texts.get(entries, e).0);

@@ -36,10 +36,7 @@ fn str_map(node: &Node, path: &str) -> Result<StrMap, DecodeError> {
     let mut out = StrMap::new();
     for (k, v) in entries(node, path)? {
         let key = scalar(k, path)?;
-        out.insert(
-            key.to_owned(),
-            scalar(v, &format!("{path}.{key}"))?.to_owned(),
-        );
+        out.insert(key.into(), scalar(v, &format!("{path}.{key}"))?.into());
     }
     Ok(out)
 }

@@ -25,10 +25,9 @@ fn event(user_agent: &str, path: &str, ip: &str) -> Event {
     evt.set_meta("source_ip", ip);
     evt.set_meta("http_path", path);
     evt.parsed
-        .insert("http_user_agent".to_owned(), user_agent.to_owned());
-    evt.parsed
-        .insert("message".to_owned(), JSON_LINE.to_owned());
-    evt.parsed.insert("xml".to_owned(), XML_EVENT.to_owned());
+        .insert("http_user_agent".into(), user_agent.into());
+    evt.parsed.insert("message".into(), JSON_LINE.into());
+    evt.parsed.insert("xml".into(), XML_EVENT.into());
     evt
 }
 
@@ -113,7 +112,7 @@ fn helpers(c: &mut Criterion) {
     let mut other = hit.clone();
     other
         .parsed
-        .insert("xml".to_owned(), XML_EVENT.replace("4242", "4343"));
+        .insert("xml".into(), XML_EVENT.replace("4242", "4343").into());
     let program = compile(
         r#"XMLGetNodeValue(evt.Parsed.xml, "/Event/EventData[1]/Data[@Name='ProcessId']")"#,
         &env,

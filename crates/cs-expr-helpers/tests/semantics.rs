@@ -78,9 +78,7 @@ fn fixture() -> Event {
         "file",
     );
     evt.line.src = "/var/log/auth.log".to_owned();
-    evt.line
-        .labels
-        .insert("type".to_owned(), "syslog".to_owned());
+    evt.line.labels.insert("type".into(), "syslog".into());
     let parsed = [
         ("program", "sshd"),
         ("message", "Invalid user bob from 1.2.3.4"),
@@ -98,7 +96,7 @@ fn fixture() -> Event {
         ("float_s", "2.5"),
     ];
     for (k, v) in parsed {
-        evt.parsed.insert(k.to_owned(), v.to_owned());
+        evt.parsed.insert(k.into(), v.into());
     }
     let meta = [
         ("source_ip", "1.2.3.4"),
@@ -112,9 +110,9 @@ fn fixture() -> Event {
         ("lon2", "-97.822"),
     ];
     for (k, v) in meta {
-        evt.meta.insert(k.to_owned(), v.to_owned());
+        evt.meta.insert(k.into(), v.into());
     }
-    evt.enriched.insert("IsoCode".to_owned(), "FR".to_owned());
+    evt.enriched.insert("IsoCode".into(), "FR".into());
     // What UnmarshalJSON leaves behind: JSON numbers are float64.
     let unmarshaled =
         serde_json::json!({"a": {"b": "c"}, "n": 5.0, "list": ["x", "y"], "nul": null});

@@ -264,7 +264,7 @@ impl Object for Event {
         Arc::new(self.clone())
     }
 
-    fn str_map_field(&self, index: usize) -> Option<&std::collections::BTreeMap<String, String>> {
+    fn str_map_field(&self, index: usize) -> Option<&cs_types::StrMap> {
         match index {
             6 => Some(&self.parsed),
             7 => Some(&self.enriched),
@@ -304,7 +304,7 @@ impl Object for Line {
         Arc::new(self.clone())
     }
 
-    fn str_map_field(&self, index: usize) -> Option<&std::collections::BTreeMap<String, String>> {
+    fn str_map_field(&self, index: usize) -> Option<&cs_types::StrMap> {
         (index == 3).then_some(&self.labels)
     }
 }
@@ -367,7 +367,11 @@ impl Object for AppsecEvent {
         match index {
             0 => {
                 let name = string_param(args, 0, "GetVar")?;
-                Ok(Value::str(self.vars.get(&name).map_or("", String::as_str)))
+                Ok(Value::str(
+                    self.vars
+                        .get(name.as_str())
+                        .map_or("", cs_types::Text::as_str),
+                ))
             }
             1 => first_str("uri"),
             2 => first_str("hash"),

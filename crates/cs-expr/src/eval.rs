@@ -97,10 +97,10 @@ impl Effects {
         for e in self.0 {
             match e {
                 Effect::SetMeta { target, key, value } if target == evt_addr => {
-                    evt.meta.insert(key, value);
+                    evt.meta.insert(key.into(), value.into());
                 }
                 Effect::SetParsed { target, key, value } if target == evt_addr => {
-                    evt.parsed.insert(key, value);
+                    evt.parsed.insert(key.into(), value.into());
                 }
                 Effect::MapInsert { target, key, value } => {
                     if target == unmarshaled_addr {
@@ -115,7 +115,7 @@ impl Effects {
                         } else {
                             continue;
                         };
-                        map.insert(key, s);
+                        map.insert(key.into(), s.into());
                     }
                 }
                 _ => {}
@@ -795,7 +795,7 @@ impl Node {
                     && let Some(m) = o.ref_str_map(*index)
                     && fr.cx.effects.is_empty()
                 {
-                    return Ok(m.get(&**key).map_or("", String::as_str) == &**value);
+                    return Ok(m.get(&**key).map_or("", cs_types::Text::as_str) == &**value);
                 }
                 let v = slow_str_map_key(base, *index, key, *span, fr.cx.effects)?;
                 Ok(matches!(&v, Value::Str(s) if s.as_str() == &**value))
@@ -934,7 +934,7 @@ impl Node {
                     && fr.cx.effects.is_empty()
                 {
                     return Ok(Value::Str(Str::Borrowed(
-                        m.get(&**key).map_or("", String::as_str),
+                        m.get(&**key).map_or("", cs_types::Text::as_str),
                     )));
                 }
                 slow_str_map_key(base, *index, key, *span, fr.cx.effects)

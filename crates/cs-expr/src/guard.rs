@@ -52,7 +52,10 @@ impl Guard {
             GuardMap::Meta => &evt.meta,
             GuardMap::Parsed => &evt.parsed,
         };
-        self.admits(map.get(&self.key).map_or("", String::as_str))
+        self.admits(
+            map.get(self.key.as_str())
+                .map_or("", cs_types::Text::as_str),
+        )
     }
 }
 

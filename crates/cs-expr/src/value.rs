@@ -54,7 +54,7 @@ pub enum Map<'a> {
     /// an empty list for a `map[string][]T`).
     WithZero(Arc<(BTreeMap<String, Value<'a>>, Value<'a>)>),
     /// A borrowed `map[string]string`; a missing key is `""`.
-    Strings(&'a BTreeMap<String, String>),
+    Strings(&'a cs_types::StrMap),
     /// A borrowed `map[string]any` decoded from JSON; a missing key is `nil`.
     Json(&'a serde_json::Map<String, serde_json::Value>),
     /// A borrowed typed map (e.g. `map[string]models.Source`).
@@ -142,7 +142,7 @@ pub trait Object: Send + Sync {
     fn to_shared(&self) -> Arc<dyn Object>;
     /// Fast path for `map[string]string` fields (`evt.Meta`, `evt.Parsed`...): the borrowed map
     /// of field `index`, or `None` when that field is not such a map.
-    fn str_map_field(&self, index: usize) -> Option<&BTreeMap<String, String>> {
+    fn str_map_field(&self, index: usize) -> Option<&cs_types::StrMap> {
         let _ = index;
         None
     }
@@ -184,7 +184,7 @@ impl<'a> Obj<'a> {
 
     /// The `map[string]string` field `index` of a borrowed object (see
     /// [`Object::str_map_field`]).
-    pub(crate) fn ref_str_map(&self, index: usize) -> Option<&'a BTreeMap<String, String>> {
+    pub(crate) fn ref_str_map(&self, index: usize) -> Option<&'a cs_types::StrMap> {
         match self {
             Obj::Ref(o) => o.str_map_field(index),
             Obj::Shared(_) => None,
@@ -285,7 +285,7 @@ impl<'a> Map<'a> {
         match self {
             Map::Values(m) => m.keys().map(String::as_str).collect(),
             Map::WithZero(m) => m.0.keys().map(String::as_str).collect(),
-            Map::Strings(m) => m.keys().map(String::as_str).collect(),
+            Map::Strings(m) => m.keys().map(cs_types::Text::as_str).collect(),
             Map::Json(m) => {
                 let mut keys: Vec<&str> = m.keys().map(String::as_str).collect();
                 keys.sort_unstable();
@@ -312,7 +312,7 @@ impl<'a> Map<'a> {
             Map::Json(m) => {
                 Some((*m as *const serde_json::Map<String, serde_json::Value>) as usize)
             }
-            Map::Strings(m) => Some((*m as *const BTreeMap<String, String>) as usize),
+            Map::Strings(m) => Some((*m as *const cs_types::StrMap) as usize),
             _ => None,
         }
     }
@@ -608,7 +608,7 @@ impl<T: Object + ?Sized> Object for Arc<T> {
         (**self).to_shared()
     }
 
-    fn str_map_field(&self, index: usize) -> Option<&BTreeMap<String, String>> {
+    fn str_map_field(&self, index: usize) -> Option<&cs_types::StrMap> {
         (**self).str_map_field(index)
     }
 }
@@ -669,8 +669,8 @@ mod tests {
 
     #[test]
     fn string_maps_yield_empty_string_for_missing_keys() {
-        let mut m = BTreeMap::new();
-        m.insert("k".to_string(), "v".to_string());
+        let mut m = cs_types::StrMap::new();
+        m.insert("k".into(), "v".into());
         let v = Value::Map(Map::Strings(&m));
         assert_eq!(v.as_map().unwrap().get_or_zero("nope").as_str(), Some(""));
         check(v, "map[string]string", r#"{"k":"v"}"#);

@@ -14,7 +14,15 @@
 //!   shrinks by as much (it stays in the first-level cache on a typical log line);
 //! * the visited set is cleared word by word before each search, only where the last one
 //!   wrote, instead of being zeroed over its whole size;
-//! * one scratch space per thread serves every pattern.
+//! * one scratch space per thread serves every pattern;
+//! * an alternative is only taken when the next byte can start it: each state that is an
+//!   alternative of a union knows the bytes a path from it can consume first (all of them
+//!   when it can reach the match without consuming), so that the many branches of an IP
+//!   expression, or the exit of a lazy `.*?` before a literal, are not explored at
+//!   positions where they fail at once;
+//! * a loop over a byte class (`[^"]*`, `.*?`: a two-way union whose one branch is a
+//!   consuming state leading back to it) runs as a scan over the bytes, which stacks the
+//!   same exits and marks the same visits as the state-by-state walk would.
 
 use std::cell::RefCell;
 
@@ -47,7 +55,28 @@ pub(crate) struct Backtracker {
     max_len: usize,
     /// An empty match may land inside a code point (see [`Outcome::Undecided`]).
     utf8_empty: bool,
+    /// Per state, the index in `firsts` of the bytes a path from it can consume first
+    /// ([`ANY_BYTE`] unless it is an alternative of a union).
+    first: Box<[u16]>,
+    /// Byte sets, 256 bits each; [`ANY_BYTE`] holds every byte.
+    firsts: Vec<[u64; 4]>,
+    /// Per state: whether it is a two-way union looping over a byte class, and how.
+    loops: Box<[Loop]>,
 }
+
+/// A two-way union one of whose branches is a consuming state that can lead back to the
+/// union, and which is not recorded itself (reached only from the union).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loop {
+    No,
+    /// The class comes first: `X*`.
+    Greedy,
+    /// The way out comes first: `X*?`.
+    Lazy,
+}
+
+/// [`Backtracker::firsts`] index of the set of every byte.
+const ANY_BYTE: u16 = 0;
 
 /// What the explorer will do next.
 #[derive(Debug, Clone, Copy)]
@@ -143,7 +172,7 @@ impl Backtracker {
         // The search starts at the anchored start state, once per position.
         ways[nfa.start_anchored().as_usize()] = u32::MAX;
         let mut recorded = 0;
-        let marks = ways
+        let marks: Box<[u32]> = ways
             .iter()
             .map(|&w| match w {
                 0 | 1 => UNRECORDED,
@@ -155,13 +184,63 @@ impl Backtracker {
             .collect();
         let max_len = (VISITED_BITS / recorded.max(1)).saturating_sub(1);
         let utf8_empty = nfa.has_empty() && nfa.is_utf8();
+        let (first, firsts) = first_bytes(&nfa);
+        let loops = (0..nfa.states().len())
+            .map(|u| {
+                let State::BinaryUnion { alt1, alt2 } = nfa.state(StateID::new_unchecked(u)) else {
+                    return Loop::No;
+                };
+                let back = |class: StateID| {
+                    marks[class.as_usize()] == UNRECORDED
+                        && match nfa.state(class) {
+                            State::ByteRange { trans } => trans.next.as_usize() == u,
+                            State::Sparse(sparse) => {
+                                sparse.transitions.iter().any(|t| t.next.as_usize() == u)
+                            }
+                            _ => false,
+                        }
+                };
+                if back(*alt1) {
+                    Loop::Greedy
+                } else if back(*alt2) {
+                    Loop::Lazy
+                } else {
+                    Loop::No
+                }
+            })
+            .collect();
         Self {
             nfa,
             marks,
             recorded,
             max_len,
             utf8_empty,
+            first,
+            firsts,
+            loops,
         }
+    }
+
+    /// The state a consuming state `sid` moves to on byte `b`, if it takes it.
+    #[inline(always)]
+    fn consume(&self, sid: StateID, b: u8) -> Option<StateID> {
+        match self.nfa.state(sid) {
+            State::ByteRange { trans } => trans.matches_byte(b).then_some(trans.next),
+            State::Sparse(sparse) => sparse.matches_byte(b),
+            _ => None,
+        }
+    }
+
+    /// Whether a path from `sid` can go on at `at`: it can consume the byte there, or the
+    /// span ends (left to the states themselves).
+    #[inline(always)]
+    fn may_start(&self, sid: StateID, haystack: &[u8], at: usize, end: usize) -> bool {
+        if at >= end {
+            return true;
+        }
+        let b = haystack[at];
+        let set = &self.firsts[self.first[sid.as_usize()] as usize];
+        set[usize::from(b >> 6)] >> (b & 63) & 1 != 0
     }
 
     /// Searches `haystack[start..end]` (look-arounds see the whole haystack) for the
@@ -299,15 +378,82 @@ impl Backtracker {
                     sid = *next;
                 }
                 State::Union { alternates } => {
-                    let (&first, rest) = alternates.split_first()?;
-                    cache
-                        .stack
-                        .extend(rest.iter().rev().map(|&sid| Frame::Step { sid, at }));
-                    sid = first;
+                    let i = alternates
+                        .iter()
+                        .position(|&a| self.may_start(a, haystack, at, end))?;
+                    cache.stack.extend(
+                        alternates[i + 1..]
+                            .iter()
+                            .rev()
+                            .filter(|&&a| self.may_start(a, haystack, at, end))
+                            .map(|&sid| Frame::Step { sid, at }),
+                    );
+                    sid = alternates[i];
+                }
+                State::BinaryUnion { alt1, alt2 } if self.loops[sid.as_usize()] != Loop::No => {
+                    // (sid, at) is marked. Walk the loop byte by byte: each turn is what
+                    // the union then the class state would do, without the dispatch.
+                    let greedy = self.loops[sid.as_usize()] == Loop::Greedy;
+                    let (class, exit) = if greedy {
+                        (*alt1, *alt2)
+                    } else {
+                        (*alt2, *alt1)
+                    };
+                    let union = sid;
+                    let mut j = at;
+                    loop {
+                        let out = self.may_start(exit, haystack, j, end);
+                        let next = haystack[..end].get(j).and_then(|&b| self.consume(class, b));
+                        match next {
+                            Some(n) if n == union => {
+                                if out {
+                                    if greedy {
+                                        cache.stack.push(Frame::Step { sid: exit, at: j });
+                                    } else {
+                                        cache.stack.push(Frame::Step { sid: class, at: j });
+                                        (sid, at) = (exit, j);
+                                        break;
+                                    }
+                                }
+                                j += 1;
+                                if mark != UNRECORDED && !cache.insert(mark, j - start) {
+                                    return None;
+                                }
+                            }
+                            Some(n) => {
+                                // Into a longer sequence (a multi-byte code point).
+                                if out && !greedy {
+                                    cache.stack.push(Frame::Step { sid: class, at: j });
+                                    (sid, at) = (exit, j);
+                                } else {
+                                    if out {
+                                        cache.stack.push(Frame::Step { sid: exit, at: j });
+                                    }
+                                    (sid, at) = (n, j + 1);
+                                }
+                                break;
+                            }
+                            None if out => {
+                                (sid, at) = (exit, j);
+                                break;
+                            }
+                            None => return None,
+                        }
+                    }
                 }
                 State::BinaryUnion { alt1, alt2 } => {
-                    cache.stack.push(Frame::Step { sid: *alt2, at });
-                    sid = *alt1;
+                    match (
+                        self.may_start(*alt1, haystack, at, end),
+                        self.may_start(*alt2, haystack, at, end),
+                    ) {
+                        (true, true) => {
+                            cache.stack.push(Frame::Step { sid: *alt2, at });
+                            sid = *alt1;
+                        }
+                        (true, false) => sid = *alt1,
+                        (false, true) => sid = *alt2,
+                        (false, false) => return None,
+                    }
                 }
                 State::Capture { next, slot, .. } => {
                     if let Some(s) = slots.get_mut(slot.as_usize()) {
@@ -324,6 +470,84 @@ impl Backtracker {
             }
         }
     }
+}
+
+/// For every state that is an alternative of a union, the bytes a path from it can consume
+/// first: those of the consuming states its epsilon closure reaches (look-arounds taken as
+/// holding, so the set may be larger than needed but never smaller), or every byte when
+/// the closure holds the match. Returns the index of each state's set and the distinct sets.
+fn first_bytes(nfa: &NFA) -> (Box<[u16]>, Vec<[u64; 4]>) {
+    let n = nfa.states().len();
+    let mut alternative = vec![false; n];
+    for state in nfa.states() {
+        match state {
+            State::Union { alternates } => {
+                alternates
+                    .iter()
+                    .for_each(|a| alternative[a.as_usize()] = true);
+            }
+            State::BinaryUnion { alt1, alt2 } => {
+                alternative[alt1.as_usize()] = true;
+                alternative[alt2.as_usize()] = true;
+            }
+            _ => {}
+        }
+    }
+    let mut firsts = vec![[u64::MAX; 4]];
+    let mut index = std::collections::HashMap::from([([u64::MAX; 4], ANY_BYTE)]);
+    let mut first = vec![ANY_BYTE; n].into_boxed_slice();
+    // Generation of the closure walk that last saw each state.
+    let mut seen = vec![0u32; n];
+    let mut stack = Vec::new();
+    let add = |set: &mut [u64; 4], lo: u8, hi: u8| {
+        for b in lo..=hi {
+            set[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    };
+    for (walk, sid) in (1u32..).zip((0..n).filter(|&s| alternative[s])) {
+        let mut set = [0u64; 4];
+        let mut any = false;
+        stack.clear();
+        stack.push(StateID::new_unchecked(sid));
+        while let Some(s) = stack.pop() {
+            if std::mem::replace(&mut seen[s.as_usize()], walk) == walk {
+                continue;
+            }
+            match nfa.state(s) {
+                State::ByteRange { trans } => add(&mut set, trans.start, trans.end),
+                State::Sparse(sparse) => {
+                    for t in &sparse.transitions {
+                        add(&mut set, t.start, t.end);
+                    }
+                }
+                State::Dense(dense) => {
+                    for b in 0..=255u8 {
+                        if dense.matches_byte(b).is_some() {
+                            add(&mut set, b, b);
+                        }
+                    }
+                }
+                State::Look { next, .. } | State::Capture { next, .. } => stack.push(*next),
+                State::Union { alternates } => stack.extend_from_slice(alternates),
+                State::BinaryUnion { alt1, alt2 } => stack.extend([*alt1, *alt2]),
+                State::Fail => {}
+                State::Match { .. } => {
+                    any = true;
+                    break;
+                }
+            }
+        }
+        if any {
+            continue;
+        }
+        let next = firsts.len();
+        let i = *index.entry(set).or_insert_with(|| {
+            firsts.push(set);
+            u16::try_from(next).unwrap_or(ANY_BYTE)
+        });
+        first[sid] = i;
+    }
+    (first, firsts)
 }
 
 /// Whether `at` is at the start of a UTF-8 sequence (or the end) of `haystack`.
@@ -382,6 +606,20 @@ mod tests {
             r"[^\x22]*\x22(.*)\x22",
             r"(?i)(HTTP)/(\d\.\d)",
             r"(é+)(.)",
+            // Alternatives that the next byte rules out, lazy loops before a literal, and
+            // alternatives that start with a look-around or may match empty.
+            r"(\d+\.\d+|[a-z]+)+( |$)",
+            r"(?:(\d{1,3})\.){3}(\d{1,3})|(\w+)",
+            r"(.*?) (and|is) (\S+)",
+            r"\b(?:[0-9A-Fa-f]{1,4}:){2}|(\w+)\b",
+            r"(x*)(?:y|\b)(z?)",
+            r"(?:|a)(b|é|\x22)",
+            // Loops over a class, greedy and lazy, crossing multi-byte code points.
+            r"\x22([^\x22]*)\x22",
+            r"(.*?)é(.*)",
+            r"(a.*?)(b.*)",
+            r"(\S*)\s+(.*?)$",
+            r"(?:(\w*?)\d)+",
         ];
         let haystacks = [
             "",
@@ -396,6 +634,9 @@ mod tests {
             "get http/1.1 ok",
             "ééé!",
             "\u{e9}",
+            "10.0.0.1 from 1.2.3.4 x",
+            "ab:cd:ef is hex",
+            "x\"é€ q\"y é b2 end",
         ];
         for p in patterns {
             for h in haystacks {

@@ -235,8 +235,12 @@ fn replay(
     postoverflows: Option<&Parsers>,
     mut engine: Option<BucketEngine>,
 ) -> Replay {
-    let mut labels = config.labels.clone();
-    labels.insert("type".to_owned(), config.log_type.clone());
+    let mut labels: cs_types::StrMap = config
+        .labels
+        .iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    labels.insert("type".into(), config.log_type.as_str().into());
     let src = log_path.to_string_lossy().into_owned();
     let mut parser_dump = ParserDump::new();
     let mut overflows = Vec::new();

@@ -65,9 +65,7 @@ fn events(lines: &[String], log_type: &str) -> Vec<Event> {
         .map(|l| {
             let mut evt = Event::new_log(l.as_str(), "file");
             evt.line.src = "/var/log/bench.log".to_owned();
-            evt.line
-                .labels
-                .insert("type".to_owned(), log_type.to_owned());
+            evt.line.labels.insert("type".into(), log_type.into());
             evt
         })
         .collect()

@@ -137,9 +137,7 @@ fn parse_stream(
         for line in batch.drain(..) {
             let mut evt = Event::new_log(line, "file");
             src.clone_into(&mut evt.line.src);
-            evt.line
-                .labels
-                .insert("type".to_owned(), log_type.to_owned());
+            evt.line.labels.insert("type".into(), log_type.into());
             if parsers.parse(&mut evt).is_ok() && evt.process {
                 parsed += 1;
             }

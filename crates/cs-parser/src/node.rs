@@ -234,13 +234,13 @@ impl Node {
             GrokInput::Parsed { key, captured } => {
                 // The merge writes `Parsed`: match on the value taken out of it (no copy),
                 // then put it back unless the grok captured a field of the same name.
-                let Some(slot) = evt.parsed.get_mut(key) else {
+                let Some(slot) = evt.parsed.get_mut(key.as_str()) else {
                     return false;
                 };
                 let input = std::mem::take(slot);
                 let ok = merge_captures(&step.grok, &input, &mut evt.parsed);
                 if !(ok && *captured)
-                    && let Some(slot) = evt.parsed.get_mut(key)
+                    && let Some(slot) = evt.parsed.get_mut(key.as_str())
                 {
                     *slot = input;
                 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
 
-use cs_types::Event;
+use cs_types::{Event, Text};
 
 use crate::enrich::Method;
 use crate::expr::{Expr, Output};
@@ -83,7 +83,7 @@ impl Read {
                     MapField::Meta => &evt.meta,
                     MapField::Labels => &evt.line.labels,
                 };
-                map.get(key).map_or("", String::as_str)
+                map.get(key.as_str()).map_or("", Text::as_str)
             }
         }
     }
@@ -182,24 +182,21 @@ impl Static {
     }
 }
 
-/// Inserts with a single tree search: keys are mostly new (fresh events), so the key is
-/// allocated up front; an existing value reuses its allocation.
+/// Inserts with a single tree search: keys are mostly new (fresh events) and short, so the
+/// key is made up front (inline, without an allocation when short).
 pub(crate) fn set(map: &mut cs_types::StrMap, key: &str, value: &str) {
-    map.entry(key.to_owned())
-        .and_modify(|slot| value.clone_into(slot))
-        .or_insert_with(|| value.to_owned());
+    map.entry(Text::from(key))
+        .and_modify(|slot| *slot = Text::from(value))
+        .or_insert_with(|| Text::from(value));
 }
 
 /// [`set`] for a value that may already be owned (an expression's result), which is then
 /// moved into the map instead of copied.
 fn set_cow(map: &mut cs_types::StrMap, key: &str, value: Cow<'_, str>) {
-    match map.entry(key.to_owned()) {
-        Entry::Occupied(mut slot) => match value {
-            Cow::Borrowed(v) => v.clone_into(slot.get_mut()),
-            Cow::Owned(v) => *slot.get_mut() = v,
-        },
+    match map.entry(Text::from(key)) {
+        Entry::Occupied(mut slot) => *slot.get_mut() = Text::from(value),
         Entry::Vacant(slot) => {
-            slot.insert(value.into_owned());
+            slot.insert(Text::from(value));
         }
     }
 }
@@ -213,12 +210,9 @@ mod tests {
         let mut evt = Event::new_log("raw line", "file");
         evt.str_time = "Mar  2 00:00:09".to_owned();
         evt.line.src = "/var/log/auth.log".to_owned();
-        evt.line
-            .labels
-            .insert("type".to_owned(), "syslog".to_owned());
-        evt.parsed.insert("program".to_owned(), "sshd".to_owned());
-        evt.meta
-            .insert("source_ip".to_owned(), "192.0.2.1".to_owned());
+        evt.line.labels.insert("type".into(), "syslog".into());
+        evt.parsed.insert("program".into(), "sshd".into());
+        evt.meta.insert("source_ip".into(), "192.0.2.1".into());
         let got = Read::parse(source).map(|r| r.read(&evt).to_owned());
         assert_eq!(got.as_deref(), expected, "{source:?}");
         if let Some(read) = got {

@@ -109,7 +109,7 @@ impl Target {
                     MapField::Meta => &mut evt.meta,
                     MapField::Labels => &mut evt.line.labels,
                 };
-                map.insert(key.clone(), value.to_owned());
+                map.insert(key.as_str().into(), value.into());
                 true
             }
             Self::Invalid(_) => false,

@@ -90,7 +90,7 @@ proptest::proptest! {
     ) {
         let parsers = syslog_parsers();
         let mut evt = cs_types::Event::new_log(line.as_str(), "file");
-        evt.line.labels.insert("type".to_owned(), "syslog".to_owned());
+        evt.line.labels.insert("type".into(), "syslog".into());
         proptest::prop_assert!(parsers.parse(&mut evt).is_ok());
     }
 }

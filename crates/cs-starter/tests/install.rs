@@ -134,9 +134,7 @@ fn replay_installed(config: &Path, log: &str) -> BTreeMap<String, Vec<String>> {
     let mut overflows = Vec::new();
     for line in log.lines().filter(|l| !l.is_empty()) {
         let mut evt = Event::new_log(line, "file");
-        evt.line
-            .labels
-            .insert("type".to_owned(), "syslog".to_owned());
+        evt.line.labels.insert("type".into(), "syslog".into());
         evt.line.time = now;
         evt.expect_mode = ExpectMode::TimeMachine;
         if parsers.parse(&mut evt).is_err() || !evt.process || evt.whitelisted {

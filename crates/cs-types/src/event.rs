@@ -11,7 +11,11 @@ use cs_models::{Alert, Source};
 /// A `map[string]string` of the event (`Parsed`, `Enriched`, `Meta`, `Labels`).
 ///
 /// A `BTreeMap` keeps keys sorted, which is the order upstream's dumps and alert events use.
-pub type StrMap = BTreeMap<String, String>;
+/// Keys and values are [`Text`]s: most are short and then need no allocation of their own.
+pub type StrMap = BTreeMap<Text, Text>;
+
+/// A key or value of a [`StrMap`]: a string kept inline up to 24 bytes.
+pub type Text = compact_str::CompactString;
 
 /// Kind of event (`Type`): Go's `LOG`, `OVFLW` and `APPSEC` constants.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -287,7 +291,7 @@ impl Event {
     /// the events of `Overflow.APIAlerts`; otherwise `""`.
     pub fn get_meta(&self, key: &str) -> &str {
         match self.r#type {
-            EventType::Log => self.meta.get(key).map_or("", String::as_str),
+            EventType::Log => self.meta.get(key).map_or("", Text::as_str),
             EventType::Overflow => self
                 .overflow
                 .api_alerts
@@ -301,13 +305,13 @@ impl Event {
     }
 
     /// Upstream's `SetMeta`: sets `Meta[key]` and returns `true`.
-    pub fn set_meta(&mut self, key: impl Into<String>, value: impl Into<String>) -> bool {
+    pub fn set_meta(&mut self, key: impl Into<Text>, value: impl Into<Text>) -> bool {
         self.meta.insert(key.into(), value.into());
         true
     }
 
     /// Upstream's `SetParsed`: sets `Parsed[key]` and returns `true`.
-    pub fn set_parsed(&mut self, key: impl Into<String>, value: impl Into<String>) -> bool {
+    pub fn set_parsed(&mut self, key: impl Into<Text>, value: impl Into<Text>) -> bool {
         self.parsed.insert(key.into(), value.into());
         true
     }

@@ -21,7 +21,7 @@ mod scope;
 mod time;
 
 pub use event::{
-    AppsecEvent, Event, EventType, ExpectMode, Line, ParserResult, RuntimeAlert, StrMap,
+    AppsecEvent, Event, EventType, ExpectMode, Line, ParserResult, RuntimeAlert, StrMap, Text,
 };
 pub use queue::{Leaky, Queue};
 pub use scope::{SCOPE_AS, SCOPE_COUNTRY, SCOPE_IP, SCOPE_RANGE, normalize_scope};

@@ -33,12 +33,12 @@ pub(super) struct Template {
 }
 
 impl Template {
-    /// The time-machine event of one line read now.
-    pub(super) fn event(&self, raw: &str, src: &str) -> Event {
+    /// The time-machine event of one line read at `now` (the clock is read once per batch).
+    pub(super) fn event(&self, raw: &str, src: &str, now: cs_types::GoTime) -> Event {
         let mut evt = Event::new_log(raw, self.module);
         src.clone_into(&mut evt.line.src);
         evt.line.labels.clone_from(&self.labels);
-        evt.line.time = chrono::Utc::now().fixed_offset();
+        evt.line.time = now;
         evt.expect_mode = ExpectMode::TimeMachine;
         evt
     }
@@ -95,10 +95,11 @@ impl Lines {
 
     fn into_events(self, template: &Template) -> Vec<Event> {
         let mut start = 0;
+        let now = chrono::Utc::now().fixed_offset();
         self.ends
             .iter()
             .map(|&(end, src)| {
-                let evt = template.event(&self.text[start..end], &self.srcs[src]);
+                let evt = template.event(&self.text[start..end], &self.srcs[src], now);
                 start = end;
                 evt
             })
@@ -429,7 +430,7 @@ mod tests {
         let mut take = |events: Vec<Parsed>| {
             for p in events {
                 seen.push(if p.evt.process {
-                    p.evt.meta["line"].clone()
+                    p.evt.meta["line"].to_string()
                 } else {
                     "unparsed".to_owned()
                 });

@@ -42,10 +42,10 @@ pub fn dsn_labels(single_type: Option<&str>, labels: Option<&str>) -> Result<Lab
         let Some((k, v)) = pair.split_once(':') else {
             bail!("invalid label {pair:?}: expected key:value");
         };
-        out.insert(k.to_owned(), v.to_owned());
+        out.insert(k.into(), v.into());
     }
     if let Some(t) = single_type {
-        out.insert("type".to_owned(), t.to_owned());
+        out.insert("type".into(), t.into());
     }
     if out.is_empty() {
         bail!("-type or -label is mandatory with -dsn");
@@ -319,7 +319,7 @@ fn replay(
     let mut pool_error = None;
     let mut sink = |raw: &str, src: &str| {
         let Some(pool) = pool.as_mut() else {
-            delivery.take_raw(template.event(raw, src));
+            delivery.take_raw(template.event(raw, src, chrono::Utc::now().fixed_offset()));
             return match delivery.failure {
                 Some(_) => ControlFlow::Break(()),
                 None => ControlFlow::Continue(()),
@@ -388,7 +388,7 @@ mod tests {
         let got = dsn_labels(single_type, labels).ok();
         let expected = expected.map(|e| {
             e.iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect::<Labels>()
         });
         assert_eq!(got, expected);

@@ -132,7 +132,11 @@ pub fn spawn_workers(
                         tracing::debug!(error = %e, "event dropped by the parsers");
                         evt.process = false;
                     }
-                    let kind = evt.line.labels.get("type").map_or("", String::as_str);
+                    let kind = evt
+                        .line
+                        .labels
+                        .get("type")
+                        .map_or("", cs_types::Text::as_str);
                     counters.count(&evt.line.src, kind, evt.process);
                     if events.blocking_send(evt).is_err() {
                         break;

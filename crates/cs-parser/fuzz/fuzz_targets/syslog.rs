@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         let mut evt = Event::new_log(line.as_ref(), "file");
         evt.line
             .labels
-            .insert("type".to_owned(), log_type.to_owned());
+            .insert("type".into(), log_type.into());
         let _ = parsers().parse(&mut evt);
     }
 });

@@ -34,10 +34,10 @@ pub(crate) fn city(geo: &GeoIp, value: &str, out: &mut StrMap) {
     .into_iter()
     .find(|(iso, _)| !iso.is_empty())
     .map_or(("", false), |(iso, eu)| (iso.as_str(), eu));
-    out.insert("IsoCode".to_owned(), iso.to_owned());
-    out.insert("IsInEU".to_owned(), eu.to_string());
-    out.insert("Latitude".to_owned(), format!("{:.6}", rec.latitude));
-    out.insert("Longitude".to_owned(), format!("{:.6}", rec.longitude));
+    out.insert("IsoCode".into(), iso.to_owned().into());
+    out.insert("IsInEU".into(), eu.to_string().into());
+    out.insert("Latitude".into(), format!("{:.6}", rec.latitude).into());
+    out.insert("Longitude".into(), format!("{:.6}", rec.longitude).into());
 }
 
 /// `GeoIpASN`: `ASNNumber`, `ASNumber` (same value, `0` when unknown) and `ASNOrg`.
@@ -46,15 +46,15 @@ pub(crate) fn asn(geo: &GeoIp, value: &str, out: &mut StrMap) {
         return;
     };
     let number = rec.number.to_string();
-    out.insert("ASNNumber".to_owned(), number.clone());
-    out.insert("ASNumber".to_owned(), number);
-    out.insert("ASNOrg".to_owned(), rec.organization);
+    out.insert("ASNNumber".into(), number.clone().into());
+    out.insert("ASNumber".into(), number.into());
+    out.insert("ASNOrg".into(), rec.organization.into());
 }
 
 /// `IpToRange`: `SourceRange`, the network of the ASN database holding the IP.
 pub(crate) fn range(geo: &GeoIp, value: &str, out: &mut StrMap) {
     if let Some(net) = parse_ip(value).and_then(|ip| geo.asn_network(ip)) {
-        out.insert("SourceRange".to_owned(), net);
+        out.insert("SourceRange".into(), net.into());
     }
 }
 

@@ -114,7 +114,7 @@ impl Enrichers {
                     evt.time = t;
                 }
                 evt.enriched
-                    .insert("MarshaledTime".to_owned(), parsed.marshaled);
+                    .insert("MarshaledTime".into(), parsed.marshaled.into());
             }
             Method::GeoIpCity => geoip::city(&self.geoip, value, &mut evt.enriched),
             Method::GeoIpAsn => geoip::asn(&self.geoip, value, &mut evt.enriched),
@@ -123,7 +123,7 @@ impl Enrichers {
                 if let Some(dns) = &self.dns
                     && let Some(name) = dns.reverse(value)
                 {
-                    evt.enriched.insert("reverse_dns".to_owned(), name);
+                    evt.enriched.insert("reverse_dns".into(), name.into());
                 }
             }
             Method::UnmarshalJson => unmarshal_json(evt),
@@ -164,7 +164,7 @@ mod tests {
         let m = Method::from_name(method).unwrap_or(Method::ParseDate);
         let mut evt = Event::new_log(raw, "file");
         Enrichers::default().apply(m, value, &mut evt, Utc::now());
-        assert_eq!(evt.enriched.get(key).map(String::as_str), expected);
+        assert_eq!(evt.enriched.get(key).map(cs_types::Text::as_str), expected);
     }
 
     #[test]

@@ -98,9 +98,9 @@ fn labels(log_type: &str, extra: Option<&str>) -> Result<Labels> {
         let Some((k, v)) = pair.split_once(':') else {
             bail!("invalid label {pair:?}: expected key:value");
         };
-        out.insert(k.to_owned(), v.to_owned());
+        out.insert(k.into(), v.into());
     }
-    out.insert("type".to_owned(), log_type.to_owned());
+    out.insert("type".into(), log_type.into());
     Ok(out)
 }
 
@@ -545,7 +545,7 @@ mod tests {
     fn event(parsed: &[(&str, &str)]) -> Event {
         let mut evt = Event::new_log("raw line", "file");
         for (k, v) in parsed {
-            evt.parsed.insert((*k).to_owned(), (*v).to_owned());
+            evt.parsed.insert((*k).into(), (*v).into());
         }
         evt
     }
@@ -649,8 +649,8 @@ mod tests {
     #[test]
     fn labels_need_key_value_pairs_and_get_the_type() {
         let got = labels("syslog", Some("env:prod")).unwrap();
-        assert_eq!(got.get("type").map(String::as_str), Some("syslog"));
-        assert_eq!(got.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(got.get("type").map(cs_types::Text::as_str), Some("syslog"));
+        assert_eq!(got.get("env").map(cs_types::Text::as_str), Some("prod"));
         assert!(labels("syslog", Some("oops")).is_err());
     }
 }
