@@ -319,8 +319,12 @@ impl Pipeline {
             }
             self.stats.overflows += 1;
             if ovf.overflow.reprocess {
-                self.pour(Arc::new(ovf.clone()), None);
+                // The buckets keep the event: only its alerts are copied out.
+                let shared = Arc::new(ovf);
+                alerts.extend(shared.overflow.api_alerts.iter().cloned());
+                self.pour(shared, None);
                 queue.extend(self.pending.drain(..));
+                continue;
             }
             alerts.append(&mut ovf.overflow.api_alerts);
         }
