@@ -248,17 +248,18 @@ pub(crate) fn build(
         ..Alert::default()
     };
     // One alert per source: the template is copied for all but the last, which takes it.
-    let mut api_alerts: Vec<Alert> = Vec::with_capacity(sources.len());
-    if let Some((last, rest)) = sources.values().collect::<Vec<_>>().split_last() {
-        api_alerts.extend(rest.iter().map(|&src| Alert {
+    let mut others = sources.values();
+    let last = others.next_back();
+    let mut api_alerts: Vec<Alert> = others
+        .map(|src| Alert {
             source: Some(src.clone()),
             ..template.clone()
-        }));
-        api_alerts.push(Alert {
-            source: Some((*last).clone()),
-            ..template
-        });
-    }
+        })
+        .collect();
+    api_alerts.extend(last.map(|src| Alert {
+        source: Some(src.clone()),
+        ..template
+    }));
     Ok(RuntimeAlert {
         mapkey: leaky.mapkey.clone(),
         reprocess: scenario.reprocess(),

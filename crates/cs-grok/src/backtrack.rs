@@ -221,16 +221,6 @@ impl Backtracker {
         }
     }
 
-    /// The state a consuming state `sid` moves to on byte `b`, if it takes it.
-    #[inline(always)]
-    fn consume(&self, sid: StateID, b: u8) -> Option<StateID> {
-        match self.nfa.state(sid) {
-            State::ByteRange { trans } => trans.matches_byte(b).then_some(trans.next),
-            State::Sparse(sparse) => sparse.matches_byte(b),
-            _ => None,
-        }
-    }
-
     /// Whether a path from `sid` can go on at `at`: it can consume the byte there, or the
     /// span ends (left to the states themselves).
     #[inline(always)]
@@ -350,25 +340,8 @@ impl Backtracker {
                 return None;
             }
             match self.nfa.state(sid) {
-                State::ByteRange { trans } => {
-                    if at >= end || !trans.matches_byte(haystack[at]) {
-                        return None;
-                    }
-                    sid = trans.next;
-                    at += 1;
-                }
-                State::Sparse(sparse) => {
-                    if at >= end {
-                        return None;
-                    }
-                    sid = sparse.matches_byte(haystack[at])?;
-                    at += 1;
-                }
-                State::Dense(dense) => {
-                    if at >= end {
-                        return None;
-                    }
-                    sid = dense.matches_byte(haystack[at])?;
+                state @ (State::ByteRange { .. } | State::Sparse(_) | State::Dense(_)) => {
+                    sid = consume(state, *haystack[..end].get(at)?)?;
                     at += 1;
                 }
                 State::Look { look, next } => {
@@ -403,7 +376,9 @@ impl Backtracker {
                     let mut j = at;
                     loop {
                         let out = self.may_start(exit, haystack, j, end);
-                        let next = haystack[..end].get(j).and_then(|&b| self.consume(class, b));
+                        let next = haystack[..end]
+                            .get(j)
+                            .and_then(|&b| consume(self.nfa.state(class), b));
                         match next {
                             Some(n) if n == union => {
                                 if out {
@@ -469,6 +444,18 @@ impl Backtracker {
                 State::Match { .. } => return Some(at),
             }
         }
+    }
+}
+
+/// The state a consuming state moves to on byte `b`, if it takes it (`None` for the other
+/// kinds of state).
+#[inline(always)]
+fn consume(state: &State, b: u8) -> Option<StateID> {
+    match state {
+        State::ByteRange { trans } => trans.matches_byte(b).then_some(trans.next),
+        State::Sparse(sparse) => sparse.matches_byte(b),
+        State::Dense(dense) => dense.matches_byte(b),
+        _ => None,
     }
 }
 
@@ -540,12 +527,15 @@ fn first_bytes(nfa: &NFA) -> (Box<[u16]>, Vec<[u64; 4]>) {
         if any {
             continue;
         }
-        let next = firsts.len();
-        let i = *index.entry(set).or_insert_with(|| {
-            firsts.push(set);
-            u16::try_from(next).unwrap_or(ANY_BYTE)
-        });
-        first[sid] = i;
+        first[sid] = match index.get(&set) {
+            Some(&i) => i,
+            // Past the index range, the state keeps the set of every byte.
+            None => u16::try_from(firsts.len()).map_or(ANY_BYTE, |i| {
+                firsts.push(set);
+                index.insert(set, i);
+                i
+            }),
+        };
     }
     (first, firsts)
 }

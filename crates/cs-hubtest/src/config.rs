@@ -1,6 +1,5 @@
 //! A test's `config.yaml`, decoded leniently as upstream does (unknown keys are ignored).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use cs_parser::config::StaticConfig;
@@ -23,7 +22,7 @@ pub struct TestConfig {
     /// Becomes the `type` acquisition label.
     pub log_type: String,
     /// Extra acquisition labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: cs_types::StrMap,
     /// Statics of the `overrides` node put first in `s00-raw`.
     pub override_statics: Vec<StaticConfig>,
     /// When true, `parser.assert` is not evaluated.

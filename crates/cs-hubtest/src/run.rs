@@ -235,11 +235,7 @@ fn replay(
     postoverflows: Option<&Parsers>,
     mut engine: Option<BucketEngine>,
 ) -> Replay {
-    let mut labels: cs_types::StrMap = config
-        .labels
-        .iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
+    let mut labels = config.labels.clone();
     labels.insert("type".into(), config.log_type.as_str().into());
     let src = log_path.to_string_lossy().into_owned();
     let mut parser_dump = ParserDump::new();
