@@ -310,9 +310,6 @@ impl Grok {
                     }
                 }
             }
-            if let (Some(start), Some(end)) = (head[0], head[1]) {
-                self.direct.matched(end.get() - start.get(), line.len());
-            }
         } else {
             // Find the match before allocating room for all groups.
             self.regex.search_slots(&input, &mut slots.inline[..2])?;
@@ -322,6 +319,12 @@ impl Grok {
         }
         if let Some(tail) = &self.tail {
             tail.resolve(line, slots.as_mut_slice());
+        }
+        if self.slots <= INLINE_SLOTS
+            && let (Some(start), Some(end)) = (slots.inline[0], slots.inline[1])
+        {
+            // The tail included: a head followed by `.*` matches to the end of the line.
+            self.direct.matched(end.get() - start.get(), line.len());
         }
         Some(Captures {
             grok: self,

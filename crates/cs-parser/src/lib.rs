@@ -39,4 +39,4 @@ pub use dump::{ParserDump, ParserResult};
 pub use error::{Diagnostic, Diagnostics, Error, Result};
 pub use load::{Loader, LoaderBuilder};
 pub use node::Node;
-pub use pipeline::{Parsers, Trace};
+pub use pipeline::{CounterCache, Parsers, Trace};

@@ -6,7 +6,7 @@ use cs_types::Event;
 
 use crate::enrich::Enrichers;
 use crate::error::{Error, Result};
-use crate::metrics::NodeMetrics;
+use crate::metrics::{NodeMetrics, SourceCounters};
 use crate::node::{Node, RunContext};
 
 /// A top-level node and the index of its stage.
@@ -34,6 +34,11 @@ pub trait Trace {
         let _ = (stage, success);
     }
 }
+
+/// The node counters of the last source a thread parsed events of, for
+/// [`Parsers::parse_cached`]. Keep one per thread and per [`Parsers`].
+#[derive(Default)]
+pub struct CounterCache(Option<(Box<str>, Box<str>, Arc<SourceCounters>)>);
 
 /// A loaded set of parsers (or postoverflows): immutable, shared between parsing threads
 /// through an `Arc`, swapped as a whole on reload.
@@ -71,15 +76,50 @@ impl Parsers {
     /// An error means a static produced a value of a type it cannot store; upstream then
     /// drops the event.
     pub fn parse(&self, evt: &mut Event) -> Result<()> {
-        self.run(evt, None)
+        let counters = self.counters(evt);
+        self.run(evt, counters.as_deref(), None)
+    }
+
+    /// [`Parsers::parse`] for one of many events parsed in a row by one thread: the node
+    /// counters of the events' source are looked up once and kept in `cache` while the
+    /// source stays the same.
+    pub fn parse_cached(&self, evt: &mut Event, cache: &mut CounterCache) -> Result<()> {
+        let hit = cache
+            .0
+            .as_ref()
+            .is_some_and(|(src, module, _)| **src == *evt.line.src && **module == *evt.line.module);
+        if !hit {
+            cache.0 = self.counters(evt).map(|c| {
+                (
+                    Box::from(evt.line.src.as_str()),
+                    Box::from(evt.line.module.as_str()),
+                    c,
+                )
+            });
+        }
+        let counters = cache.0.as_ref().map(|(_, _, c)| &**c);
+        self.run(evt, counters, None)
     }
 
     /// [`Parsers::parse`], reporting every node's outcome to `trace`.
     pub fn parse_traced(&self, evt: &mut Event, trace: &mut dyn Trace) -> Result<()> {
-        self.run(evt, Some(trace))
+        let counters = self.counters(evt);
+        self.run(evt, counters.as_deref(), Some(trace))
     }
 
-    fn run(&self, evt: &mut Event, mut trace: Option<&mut dyn Trace>) -> Result<()> {
+    /// The node counters of the event's (source, module).
+    fn counters(&self, evt: &Event) -> Option<Arc<SourceCounters>> {
+        self.metrics
+            .as_ref()
+            .map(|m| m.counters(&evt.line.src, &evt.line.module))
+    }
+
+    fn run(
+        &self,
+        evt: &mut Event,
+        counters: Option<&SourceCounters>,
+        mut trace: Option<&mut dyn Trace>,
+    ) -> Result<()> {
         let now = self.clock.now();
         if evt.stage.is_empty()
             && let Some(first) = self.stages.first()
@@ -90,10 +130,6 @@ impl Parsers {
         if evt.time == cs_types::zero_time() {
             evt.time = now;
         }
-        let counters = self
-            .metrics
-            .as_ref()
-            .map(|m| m.counters(&evt.line.src, &evt.line.module));
         for (idx, stage) in self.stages.iter().enumerate() {
             let current = self.stages.iter().position(|s| **s == *evt.stage);
             // An event injected at a later stage skips the earlier ones.
@@ -108,7 +144,7 @@ impl Parsers {
                 stage,
                 enrichers: &self.enrichers,
                 now: now.to_utc(),
-                counters: counters.as_deref(),
+                counters,
             };
             let mut stage_ok = false;
             for staged in self.nodes.iter().filter(|n| n.stage == idx) {

@@ -1,7 +1,6 @@
 //! Statics: values written into the event when a node (or its grok) succeeds.
 
 use std::borrow::Cow;
-use std::collections::btree_map::Entry;
 
 use cs_types::{Event, Text};
 
@@ -182,23 +181,15 @@ impl Static {
     }
 }
 
-/// Inserts with a single tree search: keys are mostly new (fresh events) and short, so the
-/// key is made up front (inline, without an allocation when short).
+/// Sets `key` to `value` (the key is copied only when it is new).
 pub(crate) fn set(map: &mut cs_types::StrMap, key: &str, value: &str) {
-    map.entry(Text::from(key))
-        .and_modify(|slot| *slot = Text::from(value))
-        .or_insert_with(|| Text::from(value));
+    map.set(key, value);
 }
 
 /// [`set`] for a value that may already be owned (an expression's result), which is then
 /// moved into the map instead of copied.
 fn set_cow(map: &mut cs_types::StrMap, key: &str, value: Cow<'_, str>) {
-    match map.entry(Text::from(key)) {
-        Entry::Occupied(mut slot) => *slot.get_mut() = Text::from(value),
-        Entry::Vacant(slot) => {
-            slot.insert(Text::from(value));
-        }
-    }
+    map.set(key, value);
 }
 
 #[cfg(test)]

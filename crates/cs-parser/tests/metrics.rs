@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use cs_metrics::Metrics;
-use cs_parser::LoaderBuilder;
 use cs_parser::config::StageFile;
+use cs_parser::{CounterCache, LoaderBuilder};
 use cs_types::Event;
 
 const RAW: &str = r#"
@@ -30,8 +30,9 @@ nodes:
       apply_on: message
 "#;
 
-/// Parses `lines` read from `src` with a fresh set of counters and returns it.
-fn run(lines: &[(&str, &str)]) -> Result<&'static Metrics, String> {
+/// Parses `lines` read from `src` with a fresh set of counters and returns it; `cached`:
+/// through one [`CounterCache`], as a parsing thread does.
+fn run_with(lines: &[(&str, &str)], cached: bool) -> Result<&'static Metrics, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut files = Vec::new();
     for (stage, name, text) in [("s00-raw", "raw", RAW), ("s01-parse", "parse", PARSE)] {
@@ -49,13 +50,22 @@ fn run(lines: &[(&str, &str)]) -> Result<&'static Metrics, String> {
         .build()
         .load_files(&files)
         .map_err(|e| e.to_string())?;
+    let mut cache = CounterCache::default();
     for (src, raw) in lines {
         let mut evt = Event::new_log(*raw, "file");
         evt.line.src = (*src).to_owned();
         evt.line.labels.insert("type".into(), "test".into());
-        parsers.parse(&mut evt).map_err(|e| e.to_string())?;
+        match cached {
+            true => parsers.parse_cached(&mut evt, &mut cache),
+            false => parsers.parse(&mut evt),
+        }
+        .map_err(|e| e.to_string())?;
     }
     Ok(metrics)
+}
+
+fn run(lines: &[(&str, &str)]) -> Result<&'static Metrics, String> {
+    run_with(lines, false)
 }
 
 /// `hits/ok/ko` of node `name` for events of `src` read by the file datasource.
@@ -94,6 +104,31 @@ fn node_counters_follow_filters_and_outcomes() -> Result<(), String> {
     // Another source has its own series.
     assert_eq!(counts(m, "/var/log/b.log", "t/parse"), "1/1/0");
     assert_eq!(counts(m, "/var/log/b.log", "t/raw"), "1/1/0");
+    Ok(())
+}
+
+#[test]
+fn a_thread_cache_counts_each_event_under_its_own_source() -> Result<(), String> {
+    let lines = [
+        ("/var/log/a.log", "app: login failed for bob"),
+        ("/var/log/b.log", "app: logout alice"),
+        ("/var/log/b.log", "app: something else"),
+        ("/var/log/a.log", "app: logout bob"),
+        ("/var/log/a.log", "no colon here"),
+        ("/var/log/b.log", "other: x"),
+    ];
+    let (plain, cached) = (run_with(&lines, false)?, run_with(&lines, true)?);
+    for src in ["/var/log/a.log", "/var/log/b.log"] {
+        for name in ["t/raw", "t/parse", "child-t/parse"] {
+            assert_eq!(
+                counts(cached, src, name),
+                counts(plain, src, name),
+                "{src} {name}"
+            );
+        }
+    }
+    assert_eq!(counts(cached, "/var/log/b.log", "t/raw"), "3/3/0");
+    assert_eq!(counts(cached, "/var/log/a.log", "t/raw"), "3/2/1");
     Ok(())
 }
 

@@ -8,11 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::time::{GoTime, zero_time};
 use cs_models::{Alert, Source};
 
-/// A `map[string]string` of the event (`Parsed`, `Enriched`, `Meta`, `Labels`).
-///
-/// A `BTreeMap` keeps keys sorted, which is the order upstream's dumps and alert events use.
-/// Keys and values are [`Text`]s: most are short and then need no allocation of their own.
-pub type StrMap = BTreeMap<Text, Text>;
+pub use crate::strmap::StrMap;
 
 /// A key or value of a [`StrMap`]: a string kept inline up to 24 bytes.
 pub type Text = compact_str::CompactString;
@@ -112,7 +108,7 @@ pub struct Line {
     #[serde(rename = "Time")]
     pub time: GoTime,
     /// Acquisition labels; `type` is the log type (`Labels`).
-    #[serde(rename = "Labels", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(rename = "Labels", skip_serializing_if = "StrMap::is_empty")]
     pub labels: StrMap,
     /// Always true from acquisition (`Process`).
     #[serde(rename = "Process", skip_serializing_if = "is_default")]
@@ -149,7 +145,7 @@ pub struct AppsecEvent {
     #[serde(rename = "MatchedRules", skip_serializing_if = "Vec::is_empty")]
     pub matched_rules: Vec<serde_json::Map<String, serde_json::Value>>,
     /// Transaction variables (`Vars`).
-    #[serde(rename = "Vars", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(rename = "Vars", skip_serializing_if = "StrMap::is_empty")]
     pub vars: StrMap,
 }
 
@@ -210,10 +206,10 @@ pub struct Event {
     #[serde(rename = "Line")]
     pub line: Line,
     /// Grok captures and `parsed:` statics (`Parsed`).
-    #[serde(rename = "Parsed", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(rename = "Parsed", skip_serializing_if = "StrMap::is_empty")]
     pub parsed: StrMap,
     /// Enricher outputs and `enriched:` statics (`Enriched`).
-    #[serde(rename = "Enriched", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(rename = "Enriched", skip_serializing_if = "StrMap::is_empty")]
     pub enriched: StrMap,
     /// Decoded JSON / key-value structures (`Unmarshaled`).
     #[serde(
@@ -243,7 +239,7 @@ pub struct Event {
     #[serde(rename = "Appsec")]
     pub appsec: AppsecEvent,
     /// Normalised fields, the only per-event data sent to the LAPI (`Meta`).
-    #[serde(rename = "Meta", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(rename = "Meta", skip_serializing_if = "StrMap::is_empty")]
     pub meta: StrMap,
 }
 

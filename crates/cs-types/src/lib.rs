@@ -18,6 +18,7 @@
 mod event;
 mod queue;
 mod scope;
+mod strmap;
 mod time;
 
 pub use event::{
@@ -25,6 +26,7 @@ pub use event::{
 };
 pub use queue::{Leaky, Queue};
 pub use scope::{SCOPE_AS, SCOPE_COUNTRY, SCOPE_IP, SCOPE_RANGE, normalize_scope};
+pub use strmap::Iter as StrMapIter;
 pub use time::{GoTime, format_rfc3339_nano, zero_time};
 
 /// The wire alert model re-exported for convenience (`evt.Overflow.Alert`, profiles' `Alert`).

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow};
 use cs_acquisition::{Labels, LiveLine};
 use cs_buckets::{Prefilter, Scratch, Verdicts};
-use cs_parser::Parsers;
+use cs_parser::{CounterCache, Parsers};
 use cs_types::{Event, ExpectMode};
 
 /// Lines per batch handed to a parsing thread.
@@ -136,12 +136,13 @@ fn parse_batch(
     parsers: &Parsers,
     prefilter: Option<&Prefilter>,
     scratch: &mut Scratch,
+    counters: &mut CounterCache,
 ) -> Vec<Parsed> {
     let events = lines.into_events(template);
     events
         .into_iter()
         .map(|mut evt| {
-            if let Err(e) = parsers.parse(&mut evt) {
+            if let Err(e) = parsers.parse_cached(&mut evt, counters) {
                 tracing::debug!(error = %e, "event dropped by the parsers");
                 evt.process = false;
             }
@@ -195,6 +196,8 @@ pub(super) struct ParsePool {
     prefilter: Option<Arc<Prefilter>>,
     /// This thread's scratch space for `prefilter`.
     scratch: Scratch,
+    /// This thread's node counters.
+    counters: CounterCache,
 }
 
 impl ParsePool {
@@ -229,6 +232,7 @@ impl ParsePool {
                     .spawn(move || {
                         let _notice = notice;
                         let mut scratch = Scratch::new();
+                        let mut counters = CounterCache::default();
                         loop {
                             let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                             let Ok((seq, lines)) = job else { break };
@@ -239,6 +243,7 @@ impl ParsePool {
                                 &parsers,
                                 prefilter.as_deref(),
                                 &mut scratch,
+                                &mut counters,
                             );
                             if results.send((seq, events)).is_err() {
                                 break;
@@ -263,6 +268,7 @@ impl ParsePool {
             template: Arc::clone(template),
             prefilter: prefilter.cloned(),
             scratch: Scratch::new(),
+            counters: CounterCache::default(),
         })
     }
 
@@ -315,10 +321,11 @@ impl ParsePool {
             return Ok(false);
         };
         self.queued.fetch_sub(1, Ordering::Relaxed);
-        let (template, parsers, scratch) = (&self.template, &self.parsers, &mut self.scratch);
+        let (template, parsers) = (&self.template, &self.parsers);
+        let (scratch, counters) = (&mut self.scratch, &mut self.counters);
         let prefilter = self.prefilter.as_deref();
         let events = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            parse_batch(lines, template, parsers, prefilter, scratch)
+            parse_batch(lines, template, parsers, prefilter, scratch, counters)
         }))
         .map_err(|_| anyhow!("a parser thread panicked"))?;
         self.early.insert(seq, events);
