@@ -278,7 +278,7 @@ fn merge_captures(grok: &cs_grok::Grok, input: &str, parsed: &mut cs_types::StrM
         return false;
     }
     for (name, value) in caps.iter() {
-        crate::statics::set(parsed, name, value);
+        parsed.set(name, value);
     }
     true
 }

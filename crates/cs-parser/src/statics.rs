@@ -168,9 +168,9 @@ impl Static {
                 }
             }
             Destination::Method(None, _) => {}
-            Destination::Parsed(k) => set_cow(&mut evt.parsed, k, value),
-            Destination::Meta(k) => set_cow(&mut evt.meta, k, value),
-            Destination::Enriched(k) => set_cow(&mut evt.enriched, k, value),
+            Destination::Parsed(k) => evt.parsed.set(k, value),
+            Destination::Meta(k) => evt.meta.set(k, value),
+            Destination::Enriched(k) => evt.enriched.set(k, value),
             Destination::Target(t) => {
                 if !t.set(evt, &value) {
                     tracing::trace!(target = ?t, "static target cannot be set");
@@ -179,17 +179,6 @@ impl Static {
         }
         Ok(())
     }
-}
-
-/// Sets `key` to `value` (the key is copied only when it is new).
-pub(crate) fn set(map: &mut cs_types::StrMap, key: &str, value: &str) {
-    map.set(key, value);
-}
-
-/// [`set`] for a value that may already be owned (an expression's result), which is then
-/// moved into the map instead of copied.
-fn set_cow(map: &mut cs_types::StrMap, key: &str, value: Cow<'_, str>) {
-    map.set(key, value);
 }
 
 #[cfg(test)]

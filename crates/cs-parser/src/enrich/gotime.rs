@@ -6,7 +6,7 @@
 //! one- or two-digit days for `2`, fractional seconds accepted after `05` even when the
 //! layout has none, invented zone abbreviations for `MST`, and range-checked fields.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
 
 /// Why a value did not match a layout (details are only useful for debug logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -667,40 +667,9 @@ pub fn add_years(t: &DateTime<FixedOffset>, years: i32) -> Option<DateTime<Fixed
 /// Go's `Time.MarshalText` (RFC3339 with nanoseconds, trailing zeros dropped, `Z` for
 /// offset 0). `None` for years outside 0..=9999, which Go refuses to marshal.
 pub fn marshal_text(t: &DateTime<FixedOffset>) -> Option<String> {
-    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
-    let mut out = String::with_capacity(35);
-    push_digits(&mut out, year, 4);
-    out.push('-');
-    push_digits(&mut out, t.month(), 2);
-    out.push('-');
-    push_digits(&mut out, t.day(), 2);
-    out.push('T');
-    push_digits(&mut out, t.hour(), 2);
-    out.push(':');
-    push_digits(&mut out, t.minute(), 2);
-    out.push(':');
-    push_digits(&mut out, t.second(), 2);
-    let mut nanos = t.nanosecond() % 1_000_000_000;
-    if nanos != 0 {
-        // Nine digits without the trailing zeros.
-        let mut width = 9;
-        while nanos.is_multiple_of(10) {
-            nanos /= 10;
-            width -= 1;
-        }
-        out.push('.');
-        push_digits(&mut out, nanos, width);
-    }
-    push_offset(&mut out, t.offset().local_minus_utc());
-    Some(out)
-}
-
-/// Appends the last `width` decimal digits of `v`, zero-padded.
-fn push_digits(out: &mut String, v: u32, width: u32) {
-    for i in (0..width).rev() {
-        let digit = v / 10u32.pow(i) % 10;
-        out.push(char::from(b'0' + digit as u8));
-    }
+    (0..=9999)
+        .contains(&t.year())
+        .then(|| cs_types::format_rfc3339_nano(t))
 }
 
 /// Go's RFC3339 without fractional seconds.
