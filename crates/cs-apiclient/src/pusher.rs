@@ -200,7 +200,7 @@ impl Worker {
     /// Starts delivering the oldest spooled batch, if any.
     fn start_push(&self) -> Option<InFlight> {
         let seq = self.spool.front_seq()?;
-        let batch = self.spool.front()?.to_vec();
+        let batch = self.spool.front_shared()?;
         let client = self.client.clone();
         Some(Box::pin(async move {
             let res = client.push_alerts(&batch).await;

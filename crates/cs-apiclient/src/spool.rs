@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cs_models::Alert;
 
@@ -11,7 +12,8 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 struct Batch {
     seq: u64,
-    alerts: Vec<Alert>,
+    /// Shared with the push in flight, which sends it without a copy.
+    alerts: Arc<[Alert]>,
 }
 
 /// FIFO of alert batches. With a directory, each batch is also a file `<seq>.json` written
@@ -69,7 +71,10 @@ impl Spool {
             match alerts {
                 Some(alerts) => {
                     spool.queued += alerts.len();
-                    spool.batches.push_back(Batch { seq, alerts });
+                    spool.batches.push_back(Batch {
+                        seq,
+                        alerts: alerts.into(),
+                    });
                 }
                 None => {
                     tracing::warn!(file = %path.display(), "unreadable spooled alert batch, set aside");
@@ -107,7 +112,10 @@ impl Spool {
             None => Ok(()),
         };
         self.queued += alerts.len();
-        self.batches.push_back(Batch { seq, alerts });
+        self.batches.push_back(Batch {
+            seq,
+            alerts: alerts.into(),
+        });
         self.enforce_bound()?;
         written
     }
@@ -134,7 +142,12 @@ impl Spool {
 
     /// The oldest batch.
     pub fn front(&self) -> Option<&[Alert]> {
-        self.batches.front().map(|b| b.alerts.as_slice())
+        self.batches.front().map(|b| &*b.alerts)
+    }
+
+    /// The oldest batch, shared (for sending it while it stays queued).
+    pub fn front_shared(&self) -> Option<Arc<[Alert]>> {
+        self.batches.front().map(|b| Arc::clone(&b.alerts))
     }
 
     /// Removes the oldest batch (after delivery).

@@ -1,6 +1,7 @@
 //! The bucket manager: routes events to scenarios and bucket instances, runs the processors in
 //! upstream's order, fires wall-clock timers and garbage-collects idle buckets.
 
+use std::cell::OnceCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
@@ -504,7 +505,7 @@ impl BucketEngine {
 
     /// The wall clock in UTC, as upstream's `time.Now().UTC()`.
     fn now(&self) -> GoTime {
-        self.clock.now().to_utc().fixed_offset()
+        wall(&*self.clock)
     }
 
     /// What other threads may evaluate of the filters ahead of the pour (see
@@ -569,8 +570,9 @@ impl BucketEngine {
         self.memo.clear();
         // `MarshaledTime` is read once per event (filters do not change it).
         let time = parse_time(&evt.marshaled_time);
+        // The wall clock, read at most once per event.
+        let wall_now = OnceCell::new();
         for si in 0..self.scenarios.len() {
-            let scenario = Arc::clone(&self.scenarios[si]);
             let fc = self.filter_class[si];
             let memo = self.filter_memo[fc];
             let accepted = match memo {
@@ -579,7 +581,10 @@ impl BucketEngine {
                     self.filter_memo[fc] = Some(false);
                     false
                 }
-                None => match scenario.filter.eval_filter(&mut evt, &mut self.memo) {
+                None => match self.scenarios[si]
+                    .filter
+                    .eval_filter(&mut evt, &mut self.memo)
+                {
                     Ok((Outcome::Bool(b), changed)) => {
                         if changed {
                             // Results computed on the event before its change are stale.
@@ -593,12 +598,12 @@ impl BucketEngine {
                     }
                     Ok(_) => {
                         return Err(Error::FilterNotBool {
-                            scenario: scenario.name().to_owned(),
+                            scenario: self.scenarios[si].name().to_owned(),
                         });
                     }
                     Err(source) => {
                         return Err(Error::Filter {
-                            scenario: scenario.name().to_owned(),
+                            scenario: self.scenarios[si].name().to_owned(),
                             source,
                         });
                     }
@@ -607,6 +612,7 @@ impl BucketEngine {
             if !accepted {
                 continue;
             }
+            let scenario = Arc::clone(&self.scenarios[si]);
             let group = match (&scenario.groupby, self.groupby_class[si]) {
                 (Some(expr), Some(gc)) => match &self.groupby_memo[gc] {
                     Some(known) => known.clone(),
@@ -647,7 +653,14 @@ impl BucketEngine {
             if let Some(m) = &mut self.metrics {
                 m.poured(si, self.scenarios[si].name(), &evt);
             }
-            self.process(slot, &scenario, Arc::clone(&evt), time.as_ref(), out);
+            self.process(
+                slot,
+                &scenario,
+                Arc::clone(&evt),
+                time.as_ref(),
+                &wall_now,
+                out,
+            );
             poured = true;
         }
         if self.options.garbage_collect && self.bucket_count() >= self.gc_threshold {
@@ -783,9 +796,10 @@ impl BucketEngine {
         scenario: &Scenario,
         evt: Arc<Event>,
         time: Option<&GoTime>,
+        wall_now: &OnceCell<GoTime>,
         out: &mut Vec<Event>,
     ) {
-        let now = self.now();
+        let clock = &*self.clock;
         let Some(bucket) = self.slots[slot].as_mut() else {
             return;
         };
@@ -799,7 +813,7 @@ impl BucketEngine {
             scenario,
             evt,
             time,
-            now,
+            &|| *wall_now.get_or_init(|| wall(clock)),
             &mut self.stats[si],
             &mut self.watermark,
             &mut self.timers,
@@ -1037,13 +1051,18 @@ fn emit(signal: RuntimeAlert, bucket: &Bucket, stamped: bool, out: &mut Vec<Even
 }
 
 /// Runs one event through a bucket's processors and pour, in upstream's order.
+/// The wall clock in UTC, as upstream's `time.Now().UTC()`.
+fn wall(clock: &dyn Clock) -> GoTime {
+    clock.now().to_utc().fixed_offset()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn step(
     bucket: &mut Bucket,
     scenario: &Scenario,
     evt: Arc<Event>,
     time: Option<&GoTime>,
-    now: GoTime,
+    now: &dyn Fn() -> GoTime,
     stats: &mut EngineStats,
     watermark: &mut Option<i64>,
     timers: &mut BinaryHeap<Timer>,
@@ -1066,7 +1085,7 @@ fn step(
     // Pour.
     stats.poured += 1;
     let t = match bucket.mode {
-        ExpectMode::Live => Some(now),
+        ExpectMode::Live => Some(now()),
         ExpectMode::TimeMachine => {
             let t = time.copied();
             if t.is_none() {
@@ -1120,7 +1139,7 @@ fn step(
 
     // Lifetime timer: started by the first event, reset by later ones except for counters.
     if bucket.deadline.is_none() || !bucket.timed {
-        let deadline = nanos(&now).saturating_add(bucket.lifetime);
+        let deadline = nanos(&now()).saturating_add(bucket.lifetime);
         let queued = bucket.deadline;
         bucket.deadline = Some(deadline);
         // The heap entry of an earlier start is re-queued lazily when it comes due; only a

@@ -5,7 +5,11 @@
 //!
 //! The label handles of one (source, type) pair are resolved once and kept, so counting an
 //! event costs one map lookup under a read lock plus a relaxed atomic add per node entered.
+//! Parsing threads that keep a [`Tally`] count in it instead and add it to the shared
+//! counters from time to time, so that two threads do not fight over the counters' cache
+//! lines on every node.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -39,6 +43,8 @@ pub(crate) struct SourceCounters {
     metrics: &'static Metrics,
     source: String,
     module: String,
+    /// Node names, indexed by `Node::metric`.
+    names: Arc<[Arc<str>]>,
     /// Indexed by `Node::metric`.
     slots: Box<[OnceLock<NodeCounters>]>,
 }
@@ -58,21 +64,114 @@ impl SourceCounters {
     }
 }
 
+/// Where a parse counts the nodes it enters.
+#[derive(Clone, Copy)]
+pub(crate) enum Counting<'a> {
+    /// Straight into the shared counters.
+    Shared(&'a SourceCounters),
+    /// Into a thread's tally, added to the shared counters later.
+    Tally(&'a Tally),
+}
+
+impl<'a> Counting<'a> {
+    /// The counts of node number `metric`, named `name`.
+    pub(crate) fn node(self, metric: usize, name: &str) -> Option<NodeCount<'a>> {
+        match self {
+            Self::Shared(c) => c.node(metric, name).map(NodeCount::Shared),
+            Self::Tally(t) => t.counts.get(metric).map(NodeCount::Tally),
+        }
+    }
+}
+
+/// The counts of one node.
+pub(crate) enum NodeCount<'a> {
+    Shared(&'a NodeCounters),
+    /// Hits, ok, ko.
+    Tally(&'a [Cell<u64>; 3]),
+}
+
+impl NodeCount<'_> {
+    fn add(&self, which: usize) {
+        match self {
+            Self::Shared(c) => [&c.hits, &c.ok, &c.ko][which].inc(),
+            Self::Tally(t) => t[which].set(t[which].get() + 1),
+        }
+    }
+
+    /// The node let the event in.
+    pub(crate) fn hit(&self) {
+        self.add(0);
+    }
+
+    /// The node succeeded.
+    pub(crate) fn ok(&self) {
+        self.add(1);
+    }
+
+    /// The node failed.
+    pub(crate) fn ko(&self) {
+        self.add(2);
+    }
+}
+
+/// One thread's counts for one (source, type) pair, added to the shared counters by
+/// [`Tally::flush`] and when the tally is dropped.
+pub(crate) struct Tally {
+    shared: Arc<SourceCounters>,
+    counts: Box<[[Cell<u64>; 3]]>,
+}
+
+impl Tally {
+    pub(crate) fn new(shared: Arc<SourceCounters>) -> Self {
+        let counts = (0..shared.slots.len())
+            .map(|_| Default::default())
+            .collect();
+        Self { shared, counts }
+    }
+
+    /// Whether the tally counts events of `source` read by `module`.
+    pub(crate) fn is_for(&self, source: &str, module: &str) -> bool {
+        self.shared.source == source && self.shared.module == module
+    }
+
+    /// Adds the counts to the shared counters and starts again from zero. A node never
+    /// entered still gets no series.
+    pub(crate) fn flush(&self) {
+        for (metric, counts) in self.counts.iter().enumerate() {
+            let [hits, ok, ko] = counts.each_ref().map(Cell::take);
+            if hits == 0 && ok == 0 && ko == 0 {
+                continue;
+            }
+            if let Some(c) = self.shared.node(metric, &self.shared.names[metric]) {
+                c.hits.inc_by(hits);
+                c.ok.inc_by(ok);
+                c.ko.inc_by(ko);
+            }
+        }
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// Source path → event module → its counters.
 type BySource = HashMap<String, HashMap<String, Arc<SourceCounters>>>;
 
 /// The node counters of a parser set.
 pub(crate) struct NodeMetrics {
     metrics: &'static Metrics,
-    /// Number of distinct node names; `Node::metric` is below it.
-    names: usize,
+    /// The distinct node names; `Node::metric` indexes them.
+    names: Arc<[Arc<str>]>,
     handles: RwLock<BySource>,
 }
 
 impl std::fmt::Debug for NodeMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NodeMetrics")
-            .field("names", &self.names)
+            .field("names", &self.names.len())
             .finish_non_exhaustive()
     }
 }
@@ -90,7 +189,7 @@ impl NodeMetrics {
         }
         Self {
             metrics,
-            names: names.len(),
+            names: names.into(),
             handles: RwLock::new(HashMap::new()),
         }
     }
@@ -116,7 +215,8 @@ impl NodeMetrics {
                     metrics: self.metrics,
                     source: source.to_owned(),
                     module: module.to_owned(),
-                    slots: (0..self.names).map(|_| OnceLock::new()).collect(),
+                    names: Arc::clone(&self.names),
+                    slots: (0..self.names.len()).map(|_| OnceLock::new()).collect(),
                 })
             })
             .clone()

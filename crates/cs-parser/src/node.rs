@@ -7,7 +7,7 @@ use cs_types::{Event, EventType};
 
 use crate::enrich::Enrichers;
 use crate::expr::{Expr, Output};
-use crate::metrics::SourceCounters;
+use crate::metrics::Counting;
 use crate::pipeline::Trace;
 use crate::stash::Stash;
 use crate::statics::{Static, UnsupportedValue};
@@ -22,8 +22,8 @@ pub(crate) struct RunContext<'a> {
     pub(crate) enrichers: &'a Enrichers,
     /// "Now" for this event (from the injected clock).
     pub(crate) now: DateTime<Utc>,
-    /// The node counters of the event's (source, type), when the set counts them.
-    pub(crate) counters: Option<&'a SourceCounters>,
+    /// Where the nodes of the event's (source, type) are counted, when the set counts them.
+    pub(crate) counters: Option<Counting<'a>>,
 }
 
 /// Where a grok reads its input.
@@ -121,8 +121,8 @@ impl Node {
         }
 
         let counters = cx.counters.and_then(|c| c.node(self.metric, &self.name));
-        if let Some(c) = counters {
-            c.hits.inc();
+        if let Some(c) = &counters {
+            c.hit();
         }
 
         let whitelisted = self.check_whitelist(evt);
@@ -160,8 +160,8 @@ impl Node {
         }
 
         if !state {
-            if let Some(c) = counters {
-                c.ko.inc();
+            if let Some(c) = &counters {
+                c.ko();
             }
             if let Some(t) = trace {
                 t.node_hit(cx.stage, &self.name, evt, false);
@@ -181,8 +181,8 @@ impl Node {
         {
             next.as_ref().clone_into(&mut evt.stage);
         }
-        if let Some(c) = counters {
-            c.ok.inc();
+        if let Some(c) = &counters {
+            c.ok();
         }
         if let Some(t) = trace {
             t.node_hit(cx.stage, &self.name, evt, true);
@@ -277,8 +277,6 @@ fn merge_captures(grok: &cs_grok::Grok, input: &str, parsed: &mut cs_types::StrM
     if caps.is_empty() {
         return false;
     }
-    for (name, value) in caps.iter() {
-        parsed.set(name, value);
-    }
+    parsed.merge(caps.iter().map(|(name, value)| (&**name, value)));
     true
 }

@@ -6,7 +6,7 @@ use cs_types::Event;
 
 use crate::enrich::Enrichers;
 use crate::error::{Error, Result};
-use crate::metrics::{NodeMetrics, SourceCounters};
+use crate::metrics::{Counting, NodeMetrics, SourceCounters, Tally};
 use crate::node::{Node, RunContext};
 
 /// A top-level node and the index of its stage.
@@ -35,10 +35,21 @@ pub trait Trace {
     }
 }
 
-/// The node counters of the last source a thread parsed events of, for
-/// [`Parsers::parse_cached`]. Keep one per thread and per [`Parsers`].
+/// A thread's node counts for the last source it parsed events of, for
+/// [`Parsers::parse_cached`]. Keep one per thread and per [`Parsers`]; the counts reach the
+/// shared counters on [`CounterCache::flush`], when the source changes and when the cache is
+/// dropped.
 #[derive(Default)]
-pub struct CounterCache(Option<(Box<str>, Box<str>, Arc<SourceCounters>)>);
+pub struct CounterCache(Option<Tally>);
+
+impl CounterCache {
+    /// Adds the counts kept so far to the shared counters.
+    pub fn flush(&self) {
+        if let Some(t) = &self.0 {
+            t.flush();
+        }
+    }
+}
 
 /// A loaded set of parsers (or postoverflows): immutable, shared between parsing threads
 /// through an `Arc`, swapped as a whole on reload.
@@ -77,7 +88,7 @@ impl Parsers {
     /// drops the event.
     pub fn parse(&self, evt: &mut Event) -> Result<()> {
         let counters = self.counters(evt);
-        self.run(evt, counters.as_deref(), None)
+        self.run(evt, counters.as_deref().map(Counting::Shared), None)
     }
 
     /// [`Parsers::parse`] for one of many events parsed in a row by one thread: the node
@@ -87,24 +98,18 @@ impl Parsers {
         let hit = cache
             .0
             .as_ref()
-            .is_some_and(|(src, module, _)| **src == *evt.line.src && **module == *evt.line.module);
+            .is_some_and(|t| t.is_for(&evt.line.src, &evt.line.module));
         if !hit {
-            cache.0 = self.counters(evt).map(|c| {
-                (
-                    Box::from(evt.line.src.as_str()),
-                    Box::from(evt.line.module.as_str()),
-                    c,
-                )
-            });
+            // The tally of the previous source is flushed as it is dropped.
+            cache.0 = self.counters(evt).map(Tally::new);
         }
-        let counters = cache.0.as_ref().map(|(_, _, c)| &**c);
-        self.run(evt, counters, None)
+        self.run(evt, cache.0.as_ref().map(Counting::Tally), None)
     }
 
     /// [`Parsers::parse`], reporting every node's outcome to `trace`.
     pub fn parse_traced(&self, evt: &mut Event, trace: &mut dyn Trace) -> Result<()> {
         let counters = self.counters(evt);
-        self.run(evt, counters.as_deref(), Some(trace))
+        self.run(evt, counters.as_deref().map(Counting::Shared), Some(trace))
     }
 
     /// The node counters of the event's (source, module).
@@ -117,7 +122,7 @@ impl Parsers {
     fn run(
         &self,
         evt: &mut Event,
-        counters: Option<&SourceCounters>,
+        counters: Option<Counting<'_>>,
         mut trace: Option<&mut dyn Trace>,
     ) -> Result<()> {
         let now = self.clock.now();

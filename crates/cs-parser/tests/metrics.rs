@@ -31,7 +31,8 @@ nodes:
 "#;
 
 /// Parses `lines` read from `src` with a fresh set of counters and returns it; `cached`:
-/// through one [`CounterCache`], as a parsing thread does.
+/// through one [`CounterCache`] flushed after every other line and dropped at the end, as a
+/// parsing thread does with its batches.
 fn run_with(lines: &[(&str, &str)], cached: bool) -> Result<&'static Metrics, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut files = Vec::new();
@@ -51,7 +52,10 @@ fn run_with(lines: &[(&str, &str)], cached: bool) -> Result<&'static Metrics, St
         .load_files(&files)
         .map_err(|e| e.to_string())?;
     let mut cache = CounterCache::default();
-    for (src, raw) in lines {
+    for (i, (src, raw)) in lines.iter().enumerate() {
+        if i % 2 == 1 {
+            cache.flush();
+        }
         let mut evt = Event::new_log(*raw, "file");
         evt.line.src = (*src).to_owned();
         evt.line.labels.insert("type".into(), "test".into());

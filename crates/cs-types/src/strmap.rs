@@ -120,6 +120,53 @@ impl StrMap {
         }
     }
 
+    /// Sets every `(key, value)` of `pairs`, as [`StrMap::set`] one after the other would.
+    /// Pairs whose keys ascend (a grok's fields, another map's entries) are merged with the
+    /// map's entries in one pass; a key that does not follow its predecessor is set on its own.
+    pub fn merge<'a>(&mut self, pairs: impl ExactSizeIterator<Item = (&'a str, &'a str)>) {
+        let mut late: Vec<(&str, &str)> = Vec::new();
+        let mut prev: Option<&str> = None;
+        let mut ascending = |k: &'a str, v: &'a str| {
+            let ok = prev.is_none_or(|p| compare(p.as_bytes(), k.as_bytes()) == Ordering::Less);
+            if ok {
+                prev = Some(k);
+            } else {
+                late.push((k, v));
+            }
+            ok
+        };
+        if self.entries.is_empty() {
+            self.entries.reserve_exact(pairs.len().max(FIRST_CAPACITY));
+            for (k, v) in pairs {
+                if ascending(k, v) {
+                    self.entries.push((Text::from(k), Text::from(v)));
+                }
+            }
+        } else {
+            let mut out = Vec::with_capacity(self.entries.len() + pairs.len());
+            let mut old = std::mem::take(&mut self.entries).into_iter().peekable();
+            for (k, v) in pairs {
+                if !ascending(k, v) {
+                    continue;
+                }
+                while let Some(e) =
+                    old.next_if(|(ok, _)| compare(ok.as_bytes(), k.as_bytes()) == Ordering::Less)
+                {
+                    out.push(e);
+                }
+                match old.next_if(|(ok, _)| ok.as_bytes() == k.as_bytes()) {
+                    Some((ok, _)) => out.push((ok, Text::from(v))),
+                    None => out.push((Text::from(k), Text::from(v))),
+                }
+            }
+            out.extend(old);
+            self.entries = out;
+        }
+        for (k, v) in late {
+            self.set(k, v);
+        }
+    }
+
     /// Removes `key`; its value, if it had one.
     pub fn remove<Q: Borrow<str> + ?Sized>(&mut self, key: &Q) -> Option<Text> {
         let i = self.find(key.borrow())?;
@@ -326,5 +373,35 @@ mod tests {
             serde_json::to_string(&decoded).unwrap(),
             r#"{"a":"b","k":"3"}"#
         );
+    }
+
+    #[test]
+    fn a_merge_sets_the_pairs_as_one_set_after_the_other() {
+        let start: StrMap = [("b", "old"), ("d", "old"), ("zz", "old")]
+            .into_iter()
+            .map(|(k, v)| (Text::from(k), Text::from(v)))
+            .collect();
+        let cases: [&[(&str, &str)]; 5] = [
+            &[("a", "1"), ("b", "2"), ("c", ""), ("z", "3"), ("zzz", "4")],
+            &[("b", "1"), ("d", "2"), ("zz", "3")],
+            &[("d", "1"), ("a", "2"), ("d", "3"), ("b", "4"), ("e", "5")],
+            &[("", "1"), ("zz", "2"), ("zz", "3")],
+            &[],
+        ];
+        for pairs in cases {
+            for base in [StrMap::new(), start.clone()] {
+                let mut merged = base.clone();
+                merged.merge(pairs.iter().copied());
+                let mut expected = base;
+                for &(k, v) in pairs {
+                    expected.set(k, v);
+                }
+                assert_eq!(merged, expected, "{pairs:?}");
+                assert!(
+                    merged.keys().zip(merged.keys().skip(1)).all(|(a, b)| a < b),
+                    "{merged:?}"
+                );
+            }
+        }
     }
 }

@@ -15,9 +15,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use cs_acquisition::{Labels, LiveLine};
-use cs_buckets::{Prefilter, Scratch, Verdicts};
+use cs_buckets::{Prefilter, Scratch};
 use cs_parser::{CounterCache, Parsers};
 use cs_types::{Event, ExpectMode};
+
+use super::pipeline::Parsed;
 
 /// Lines per batch handed to a parsing thread.
 pub(super) const BATCH: usize = 256;
@@ -93,17 +95,14 @@ impl Lines {
         self.ends.is_empty()
     }
 
-    fn into_events(self, template: &Template) -> Vec<Event> {
+    /// Each line with the index of its source.
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         let mut start = 0;
-        let now = chrono::Utc::now().fixed_offset();
-        self.ends
-            .iter()
-            .map(|&(end, src)| {
-                let evt = template.event(&self.text[start..end], &self.srcs[src], now);
-                start = end;
-                evt
-            })
-            .collect()
+        self.ends.iter().map(move |&(end, src)| {
+            let raw = &self.text[start..end];
+            start = end;
+            (raw, self.srcs[src].as_str())
+        })
     }
 }
 
@@ -122,14 +121,9 @@ impl Drop for DeathNotice {
     }
 }
 
-/// A parsed event, with the answers of the scenario filters evaluated for it ahead of the pour.
-pub(super) struct Parsed {
-    pub(super) evt: Event,
-    pub(super) verdicts: Option<Verdicts>,
-}
-
 /// Makes the events of a batch of lines, parses them and evaluates the filters of `prefilter`
-/// on those to be poured.
+/// on those to be poured. An event not poured is dropped here rather than on the pouring
+/// thread.
 fn parse_batch(
     lines: Lines,
     template: &Template,
@@ -138,33 +132,21 @@ fn parse_batch(
     scratch: &mut Scratch,
     counters: &mut CounterCache,
 ) -> Vec<Parsed> {
-    let events = lines.into_events(template);
-    events
-        .into_iter()
-        .map(|mut evt| {
+    let now = chrono::Utc::now().fixed_offset();
+    let parsed = lines
+        .iter()
+        .map(|(raw, src)| {
+            let mut evt = template.event(raw, src, now);
             if let Err(e) = parsers.parse_cached(&mut evt, counters) {
                 tracing::debug!(error = %e, "event dropped by the parsers");
                 evt.process = false;
             }
-            let poured = evt.process && !evt.whitelisted;
-            let verdicts = prefilter
-                .filter(|_| poured)
-                .map(|p| p.verdicts(&evt, scratch));
-            let wanted = verdicts
-                .as_deref()
-                .is_none_or(|v| !Prefilter::rejects_all(v));
-            if !poured || !wanted {
-                // Only these flags (and the verdicts) are read past this point: free the
-                // event here rather than on the pouring thread.
-                evt = Event {
-                    process: evt.process,
-                    whitelisted: evt.whitelisted,
-                    ..Event::default()
-                };
-            }
-            Parsed { evt, verdicts }
+            Parsed::of(evt, |evt| prefilter.map(|p| p.verdicts(evt, scratch)))
         })
-        .collect()
+        .collect();
+    // The node counters of a batch are up to date once it is handed back.
+    counters.flush();
+    parsed
 }
 
 /// A numbered batch of lines.
@@ -436,10 +418,10 @@ mod tests {
         let mut seen = Vec::new();
         let mut take = |events: Vec<Parsed>| {
             for p in events {
-                seen.push(if p.evt.process {
-                    p.evt.meta["line"].to_string()
-                } else {
-                    "unparsed".to_owned()
+                seen.push(match p {
+                    Parsed::Pour(evt, _) => evt.meta["line"].to_string(),
+                    Parsed::Unparsed => "unparsed".to_owned(),
+                    Parsed::Whitelisted | Parsed::Unwanted => "not poured".to_owned(),
                 });
             }
         };

@@ -23,7 +23,7 @@ use cs_config::Config;
 use cs_models::Alert;
 use cs_types::Event;
 
-use self::pipeline::PipelineOptions;
+use self::pipeline::{Parsed, PipelineOptions};
 use crate::flags::Flags;
 use crate::live::transform::ExprTransform;
 
@@ -208,13 +208,12 @@ impl Delivery<'_> {
     }
 
     /// Pours parsed events and delivers their alerts.
-    fn take(&mut self, events: Vec<feed::Parsed>) {
+    fn take(&mut self, events: Vec<Parsed>) {
         for p in events {
             if self.failure.is_some() {
                 return;
             }
-            self.pipeline
-                .pour_parsed_with(p.evt, p.verdicts.as_deref(), &mut self.alerts);
+            self.pipeline.take_parsed(p, &mut self.alerts);
             self.after_pour();
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use cs_buckets::{
-    AlertContext, BucketEngine, Compiler, EngineOptions, LoadOptions, Prefilter, Scenario,
+    AlertContext, BucketEngine, Compiler, EngineOptions, LoadOptions, Prefilter, Scenario, Verdicts,
 };
 use cs_config::Config;
 use cs_expr::Clock;
@@ -20,6 +20,35 @@ use cs_parser::{LoaderBuilder, Parsers};
 use cs_types::Event;
 
 use super::dump::Dump;
+
+/// What the parsing of one event leaves for the pour.
+pub enum Parsed {
+    /// No parser took it (`Process` false).
+    Unparsed,
+    /// A whitelist dropped it.
+    Whitelisted,
+    /// Parsed, and the filters evaluated ahead showed that no scenario wants it.
+    Unwanted,
+    /// To be poured, with the answers of the filters evaluated ahead, if any were.
+    Pour(Arc<Event>, Option<Verdicts>),
+}
+
+impl Parsed {
+    /// Sorts a parsed event; `verdicts` evaluates the filters ahead for an event to pour.
+    pub fn of(evt: Event, verdicts: impl FnOnce(&Event) -> Option<Verdicts>) -> Self {
+        if !evt.process {
+            return Self::Unparsed;
+        }
+        if evt.whitelisted {
+            return Self::Whitelisted;
+        }
+        let verdicts = verdicts(&evt);
+        if verdicts.as_deref().is_some_and(Prefilter::rejects_all) {
+            return Self::Unwanted;
+        }
+        Self::Pour(Arc::new(evt), verdicts)
+    }
+}
 
 /// How a [`Pipeline`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,36 +267,28 @@ impl Pipeline {
     /// The rest of [`Pipeline::process`] for an event parsed elsewhere (`Process` false when
     /// no parser took it): counts it, and pours it unless unparsed or whitelisted.
     pub fn pour_parsed(&mut self, evt: Event, alerts: &mut Vec<Alert>) {
-        self.pour_parsed_with(evt, None, alerts);
+        self.take_parsed(Parsed::of(evt, |_| None), alerts);
     }
 
-    /// [`Pipeline::pour_parsed`] with the answers of [`Pipeline::prefilter`] for the event,
-    /// when they were computed.
-    pub fn pour_parsed_with(
-        &mut self,
-        evt: Event,
-        verdicts: Option<&[Option<bool>]>,
-        alerts: &mut Vec<Alert>,
-    ) {
-        if !evt.process {
-            self.stats.unparsed += 1;
-            return;
+    /// Counts a sorted parsed event and pours it when it is to be poured.
+    pub fn take_parsed(&mut self, parsed: Parsed, alerts: &mut Vec<Alert>) {
+        match parsed {
+            Parsed::Unparsed => self.stats.unparsed += 1,
+            Parsed::Whitelisted => {
+                self.stats.parsed += 1;
+                self.stats.whitelisted += 1;
+            }
+            Parsed::Unwanted => self.stats.parsed += 1,
+            Parsed::Pour(evt, verdicts) => {
+                self.stats.parsed += 1;
+                self.pour(evt, verdicts.as_deref());
+                self.drain(alerts);
+            }
         }
-        self.stats.parsed += 1;
-        if evt.whitelisted {
-            self.stats.whitelisted += 1;
-            return;
-        }
-        if verdicts.is_some_and(Prefilter::rejects_all) {
-            // No scenario wants it: nothing to pour.
-            return;
-        }
-        self.pour(Arc::new(evt), verdicts);
-        self.drain(alerts);
     }
 
-    /// The scenario filters that threads parsing for [`Pipeline::pour_parsed_with`] can
-    /// evaluate ahead of the pour.
+    /// The scenario filters that threads parsing for [`Pipeline::take_parsed`] can evaluate
+    /// ahead of the pour.
     pub fn prefilter(&self) -> Arc<Prefilter> {
         Arc::new(self.engine.prefilter())
     }
