@@ -1050,12 +1050,13 @@ fn emit(signal: RuntimeAlert, bucket: &Bucket, stamped: bool, out: &mut Vec<Even
     });
 }
 
-/// Runs one event through a bucket's processors and pour, in upstream's order.
 /// The wall clock in UTC, as upstream's `time.Now().UTC()`.
 fn wall(clock: &dyn Clock) -> GoTime {
     clock.now().to_utc().fixed_offset()
 }
 
+/// Runs one event through a bucket's processors and pour, in upstream's order. `now` reads
+/// the wall clock, for the steps that need it.
 #[allow(clippy::too_many_arguments)]
 fn step(
     bucket: &mut Bucket,

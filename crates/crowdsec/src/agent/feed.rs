@@ -95,7 +95,7 @@ impl Lines {
         self.ends.is_empty()
     }
 
-    /// Each line with the index of its source.
+    /// Each line with its source.
     fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         let mut start = 0;
         self.ends.iter().map(move |&(end, src)| {

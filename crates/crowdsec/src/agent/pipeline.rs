@@ -413,3 +413,49 @@ fn alert_context(cfg: &Config, compiler: &Compiler) -> Result<Option<AlertContex
         .context("compiling the alert context")?;
     Ok(Some(context))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(process: bool, whitelisted: bool) -> Event {
+        Event {
+            process,
+            whitelisted,
+            ..Event::default()
+        }
+    }
+
+    fn kind(p: &Parsed) -> &'static str {
+        match p {
+            Parsed::Unparsed => "unparsed",
+            Parsed::Whitelisted => "whitelisted",
+            Parsed::Unwanted => "unwanted",
+            Parsed::Pour(_, Some(_)) => "pour with verdicts",
+            Parsed::Pour(_, None) => "pour",
+        }
+    }
+
+    #[test]
+    fn parsed_events_are_sorted_before_the_pour() {
+        let no: Verdicts = vec![Some(false), Some(false)].into();
+        let maybe: Verdicts = vec![Some(false), None].into();
+        let cases = [
+            (event(false, false), Some(&no), "unparsed"),
+            (event(true, true), Some(&no), "whitelisted"),
+            (event(true, false), Some(&no), "unwanted"),
+            (event(true, false), Some(&maybe), "pour with verdicts"),
+            (event(true, false), None, "pour"),
+        ];
+        for (evt, verdicts, expected) in cases {
+            let mut asked = false;
+            let parsed = Parsed::of(evt, |_| {
+                asked = true;
+                verdicts.cloned()
+            });
+            assert_eq!(kind(&parsed), expected);
+            // The filters are only evaluated ahead for events that may be poured.
+            assert_eq!(asked, !matches!(expected, "unparsed" | "whitelisted"));
+        }
+    }
+}
