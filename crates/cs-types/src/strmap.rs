@@ -198,8 +198,8 @@ impl StrMap {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    /// Builds a map from entries sorted by key without repeats (as a map's own iteration
-    /// yields them); falls back to inserting one by one otherwise.
+    /// Builds a map from entries, kept as they are when sorted by key without repeats (as a
+    /// map's own iteration yields them), sorted otherwise, the last of repeated keys winning.
     fn from_entries(mut entries: Vec<(Text, Text)>) -> Self {
         let sorted = entries
             .windows(2)

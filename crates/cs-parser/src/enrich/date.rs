@@ -74,7 +74,7 @@ pub fn parse_date(input: &str, str_time_format: &str, now: DateTime<Utc>) -> Par
 }
 
 /// Unix seconds (the part before the first `.`), shown in the local zone, which is UTC
-/// for the agent.
+/// for the agent. Whole seconds: Go's RFC3339 and RFC3339Nano write them alike.
 fn parse_unix(input: &str) -> Option<ParsedDate> {
     let secs: i64 = input.split('.').next()?.parse().ok()?;
     if secs <= 0 {
@@ -82,7 +82,7 @@ fn parse_unix(input: &str) -> Option<ParsedDate> {
     }
     let t = Utc.timestamp_opt(secs, 0).single()?.fixed_offset();
     Some(ParsedDate {
-        marshaled: gotime::format_rfc3339(&t),
+        marshaled: cs_types::format_rfc3339_nano(&t),
         time: Some(t),
     })
 }

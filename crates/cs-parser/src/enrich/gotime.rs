@@ -672,24 +672,6 @@ pub fn marshal_text(t: &DateTime<FixedOffset>) -> Option<String> {
         .then(|| cs_types::format_rfc3339_nano(t))
 }
 
-/// Go's RFC3339 without fractional seconds.
-pub fn format_rfc3339(t: &DateTime<FixedOffset>) -> String {
-    let mut out = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    push_offset(&mut out, t.offset().local_minus_utc());
-    out
-}
-
-fn push_offset(out: &mut String, secs: i32) {
-    use std::fmt::Write;
-    if secs == 0 {
-        out.push('Z');
-        return;
-    }
-    let sign = if secs < 0 { '-' } else { '+' };
-    let abs = secs.unsigned_abs() / 60;
-    let _ = write!(out, "{sign}{:02}:{:02}", abs / 60, abs % 60);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
