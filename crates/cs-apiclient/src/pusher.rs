@@ -1,14 +1,12 @@
 //! The agent's alert output: batching, retry with exponential backoff, durable spool.
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cs_models::{AddAlertsResponse, Alert};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::error::Result;
@@ -36,6 +34,10 @@ pub struct PusherConfig {
     /// [`AlertPusher::send`] then waits, so a producer faster than the LAPI (a replay) is
     /// slowed down instead of queueing without end. `None`: the spool bound alone applies.
     pub max_undelivered: Option<usize>,
+    /// Batches sent at once, oldest first (over HTTP/1.1, each on a connection of its own).
+    /// With more than one, the LAPI may store a batch before an older one, and the time it
+    /// takes to answer a push no longer bounds the rate of delivery.
+    pub max_in_flight: usize,
 }
 
 impl Default for PusherConfig {
@@ -49,6 +51,7 @@ impl Default for PusherConfig {
             backoff_max: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(5),
             max_undelivered: None,
+            max_in_flight: 1,
         }
     }
 }
@@ -89,6 +92,8 @@ impl AlertPusher {
             config,
             spool,
             stats: PushStats::default(),
+            inflight: JoinSet::new(),
+            sending: Vec::new(),
         };
         Ok((AlertPusher { tx }, tokio::spawn(task.run(rx))))
     }
@@ -97,6 +102,16 @@ impl AlertPusher {
     /// task has stopped.
     pub async fn send(&self, alert: Alert) -> bool {
         self.tx.send(alert).await.is_ok()
+    }
+
+    /// Queues an alert without waiting. The alert comes back when it was not queued: the
+    /// channel is full, or the task has stopped (which a following [`AlertPusher::send`]
+    /// reports).
+    #[must_use]
+    pub fn try_send(&self, alert: Alert) -> Option<Alert> {
+        self.tx.try_send(alert).err().map(|e| match e {
+            mpsc::error::TrySendError::Full(a) | mpsc::error::TrySendError::Closed(a) => a,
+        })
     }
 
     /// Stops accepting alerts; the task drains and exits (await its `JoinHandle`).
@@ -110,12 +125,14 @@ struct Worker {
     config: PusherConfig,
     spool: Spool,
     stats: PushStats,
+    /// Pushes in progress; each owns its batch, so alerts keep being received and spooled
+    /// while the LAPI answers. A push resolves to the batch's spool sequence number, its size
+    /// and the LAPI's answer.
+    inflight: JoinSet<PushOutcome>,
+    /// The push task and spool sequence number of each batch in `inflight`.
+    sending: Vec<(Id, u64)>,
 }
 
-/// A push in progress: it owns its batch, so alerts keep being received and spooled while
-/// the LAPI answers.
-/// It resolves to the batch's spool sequence number, its size and the LAPI's answer.
-type InFlight = Pin<Box<dyn Future<Output = PushOutcome> + Send>>;
 type PushOutcome = (u64, u64, Result<AddAlertsResponse>);
 
 impl Worker {
@@ -125,31 +142,45 @@ impl Worker {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut backoff = self.config.backoff_initial;
         let mut retry_at = Instant::now();
-        let mut inflight: Option<InFlight> = None;
+        // Set when every sender is gone: what is queued then has until this instant.
+        let mut deadline: Option<Instant> = None;
         loop {
-            if inflight.is_none() && Instant::now() >= retry_at {
-                inflight = self.start_push();
+            let now = Instant::now();
+            if now >= retry_at {
+                self.start_pushes();
+            }
+            if let Some(deadline) = deadline {
+                if self.inflight.is_empty() && self.spool.is_empty() {
+                    break;
+                }
+                if now >= deadline {
+                    // Pushes cut short by the deadline count as failed attempts; their
+                    // batches stay queued.
+                    self.stats.failed_attempts += self.inflight.len() as u64;
+                    self.inflight.abort_all();
+                    break;
+                }
             }
             let full = self
                 .config
                 .max_undelivered
                 .is_some_and(|max| self.spool.len() + pending.len() >= max);
             tokio::select! {
-                msg = rx.recv(), if !full => match msg {
+                msg = rx.recv(), if deadline.is_none() && !full => match msg {
                     Some(a) => {
                         pending.push(a);
                         if pending.len() >= self.config.max_batch {
                             self.enqueue(&mut pending);
                         }
                     }
-                    None => break,
+                    None => {
+                        self.enqueue(&mut pending);
+                        deadline = Some(Instant::now() + self.config.shutdown_timeout);
+                    }
                 },
-                _ = tick.tick() => self.enqueue(&mut pending),
-                res = async { inflight.as_mut().expect("guarded by the select condition").await },
-                    if inflight.is_some() =>
-                {
-                    inflight = None;
-                    if self.finish_push(res) {
+                _ = tick.tick(), if deadline.is_none() => self.enqueue(&mut pending),
+                Some(done) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => {
+                    if self.finish_push(done) {
                         backoff = self.config.backoff_initial;
                         retry_at = Instant::now();
                     } else {
@@ -157,33 +188,8 @@ impl Worker {
                         backoff = (backoff * 2).min(self.config.backoff_max);
                     }
                 }
-                () = tokio::time::sleep_until(retry_at),
-                    if inflight.is_none() && !self.spool.is_empty() => {}
-            }
-        }
-        self.enqueue(&mut pending);
-        let deadline = Instant::now() + self.config.shutdown_timeout;
-        if let Some(push) = inflight.take() {
-            match tokio::time::timeout_at(deadline, push).await {
-                Ok(res) => {
-                    self.finish_push(res);
-                }
-                Err(_) => self.stats.failed_attempts += 1,
-            }
-        }
-        while !self.spool.is_empty() && Instant::now() < deadline {
-            let Some(push) = self.start_push() else { break };
-            let delivered = match tokio::time::timeout_at(deadline, push).await {
-                Ok(res) => self.finish_push(res),
-                Err(_) => {
-                    self.stats.failed_attempts += 1;
-                    false
-                }
-            };
-            if !delivered {
-                let wait = backoff.min(deadline.saturating_duration_since(Instant::now()));
-                tokio::time::sleep(wait).await;
-                backoff = (backoff * 2).min(self.config.backoff_max);
+                () = tokio::time::sleep_until(retry_at), if Instant::now() < retry_at => {}
+                () = tokio::time::sleep_until(deadline.unwrap_or(retry_at)), if deadline.is_some() => {}
             }
         }
         self.stats.dropped = self.spool.dropped();
@@ -197,28 +203,44 @@ impl Worker {
         self.stats
     }
 
-    /// Starts delivering the oldest spooled batch, if any.
-    fn start_push(&self) -> Option<InFlight> {
-        let seq = self.spool.front_seq()?;
-        let batch = self.spool.front_shared()?;
-        let client = self.client.clone();
-        Some(Box::pin(async move {
-            let res = client.push_alerts(&batch).await;
-            (seq, batch.len() as u64, res)
-        }))
+    /// Starts delivering the oldest spooled batches not yet being sent, up to
+    /// `max_in_flight` pushes at once.
+    fn start_pushes(&mut self) {
+        while self.inflight.len() < self.config.max_in_flight.max(1) {
+            let sending = &self.sending;
+            let Some((seq, batch)) = self
+                .spool
+                .oldest_where(|seq| sending.iter().all(|&(_, s)| s != seq))
+            else {
+                return;
+            };
+            let client = self.client.clone();
+            let task = self.inflight.spawn(async move {
+                let res = client.push_alerts(&batch).await;
+                (seq, batch.len() as u64, res)
+            });
+            self.sending.push((task.id(), seq));
+        }
     }
 
-    /// Accounts for the answer to the oldest batch; true when the spool moved forward.
-    fn finish_push(&mut self, (seq, n, res): PushOutcome) -> bool {
-        // The spool may have dropped the batch (bound reached) while it was being sent.
-        let still_queued = self.spool.front_seq() == Some(seq);
+    /// Accounts for the answer to a batch; true unless it is to be retried.
+    fn finish_push(&mut self, done: std::result::Result<(Id, PushOutcome), JoinError>) -> bool {
+        let id = done.as_ref().map_or_else(JoinError::id, |(id, _)| *id);
+        self.sending.retain(|&(task, _)| task != id);
+        let (seq, n, res) = match done {
+            Ok((_, outcome)) => outcome,
+            Err(e) => {
+                // The push task panicked: its batch stays queued and is sent again.
+                tracing::error!(error = %e, "alert push task failed");
+                self.stats.failed_attempts += 1;
+                return false;
+            }
+        };
         match res {
             Ok(ids) => {
                 tracing::debug!(alerts = n, ids = ids.len(), "alerts pushed to LAPI");
                 self.stats.pushed += n;
-                if still_queued {
-                    self.pop();
-                }
+                self.remove(seq);
                 true
             }
             Err(e) if e.is_retryable() => {
@@ -230,9 +252,7 @@ impl Worker {
                 self.stats.failed_attempts += 1;
                 self.stats.rejected += n;
                 tracing::error!(error = %chain(&e), alerts = n, "LAPI rejected alerts, dropping them");
-                if still_queued {
-                    self.pop();
-                }
+                self.remove(seq);
                 true
             }
         }
@@ -250,8 +270,10 @@ impl Worker {
         }
     }
 
-    fn pop(&mut self) {
-        if let Err(e) = self.spool.pop_front() {
+    /// Removes a batch once answered (the spool may already have dropped it to stay within
+    /// its bound while it was being sent).
+    fn remove(&mut self, seq: u64) {
+        if let Err(e) = self.spool.remove(seq) {
             tracing::error!(error = %e, "cannot remove delivered batch from the spool");
         }
     }

@@ -135,35 +135,51 @@ impl Spool {
         Ok(())
     }
 
-    /// Sequence number of the oldest batch (stable while it stays queued).
-    pub fn front_seq(&self) -> Option<u64> {
-        self.batches.front().map(|b| b.seq)
-    }
-
     /// The oldest batch.
-    pub fn front(&self) -> Option<&[Alert]> {
+    fn front(&self) -> Option<&[Alert]> {
         self.batches.front().map(|b| &*b.alerts)
     }
 
-    /// The oldest batch, shared (for sending it while it stays queued).
-    pub fn front_shared(&self) -> Option<Arc<[Alert]>> {
-        self.batches.front().map(|b| Arc::clone(&b.alerts))
+    /// The oldest batch whose sequence number `wanted` accepts, with that number, shared (for
+    /// sending it while it stays queued; the number is stable while it does).
+    pub fn oldest_where(&self, mut wanted: impl FnMut(u64) -> bool) -> Option<(u64, Arc<[Alert]>)> {
+        self.batches
+            .iter()
+            .find(|b| wanted(b.seq))
+            .map(|b| (b.seq, Arc::clone(&b.alerts)))
     }
 
-    /// Removes the oldest batch (after delivery).
+    /// Removes the batch numbered `seq` (after delivery); false when it is no longer queued
+    /// (dropped to stay within the bound).
+    pub fn remove(&mut self, seq: u64) -> Result<bool> {
+        let Some(at) = self.batches.iter().position(|b| b.seq == seq) else {
+            return Ok(false);
+        };
+        if let Some(b) = self.batches.remove(at) {
+            self.queued -= b.alerts.len();
+        }
+        self.remove_file(seq)?;
+        Ok(true)
+    }
+
+    /// Removes the oldest batch.
     pub fn pop_front(&mut self) -> Result<()> {
         let Some(b) = self.batches.pop_front() else {
             return Ok(());
         };
         self.queued -= b.alerts.len();
-        if let Some(path) = self.file(b.seq) {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(Error::Io { path, source }),
-            }
+        self.remove_file(b.seq)
+    }
+
+    fn remove_file(&self, seq: u64) -> Result<()> {
+        let Some(path) = self.file(seq) else {
+            return Ok(());
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io { path, source }),
         }
-        Ok(())
     }
 
     /// Alerts waiting.
@@ -235,6 +251,30 @@ mod tests {
         s.pop_front().unwrap();
         assert!(s.is_empty());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn batches_answered_out_of_order_leave_the_others_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(Some(dir.path()), 100).unwrap();
+        for name in ["a", "b", "c"] {
+            s.push(vec![alert(name)]).unwrap();
+        }
+        let (first, batch) = s.oldest_where(|_| true).unwrap();
+        assert_eq!(batch[0].get_scenario(), "a");
+        // The next batch not being sent is the second one.
+        let (second, batch) = s.oldest_where(|seq| seq != first).unwrap();
+        assert_eq!(batch[0].get_scenario(), "b");
+        // The second is answered first: the first stays at the front, on disk too.
+        assert!(s.remove(second).unwrap());
+        assert!(!s.remove(second).unwrap(), "a batch is removed once");
+        assert_eq!((s.len(), scenarios(&s)), (2, vec!["a".to_string()]));
+        drop(s);
+        let mut s = Spool::open(Some(dir.path()), 100).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s.remove(first).unwrap());
+        assert_eq!(scenarios(&s), ["c"]);
+        assert!(s.oldest_where(|seq| seq == first).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The clients against a mock LAPI on loopback: JWT renewal, durable alert push, bouncer stream.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -230,6 +231,10 @@ async fn senders_wait_while_the_undelivered_backlog_is_full() {
     for n in 0..6 {
         assert!(pusher.send(alert(n)).await);
     }
+    let back = pusher
+        .try_send(alert(6))
+        .expect("queued into a full channel");
+    assert_eq!(back.get_scenario(), "test/scenario-6");
     let blocked = tokio::time::timeout(Duration::from_millis(300), pusher.send(alert(6))).await;
     assert!(blocked.is_err(), "a sender got through a full backlog");
     // LAPI up: the backlog drains and senders go on; nothing was dropped.
@@ -244,6 +249,82 @@ async fn senders_wait_while_the_undelivered_backlog_is_full() {
     pusher.shutdown();
     let stats = task.await.unwrap();
     assert_eq!((stats.pushed, stats.dropped, stats.queued), (7, 0, 0));
+}
+
+/// A LAPI that takes a while to answer each push and refuses the first one for a moment,
+/// counting how many pushes it answers at once.
+#[derive(Default)]
+struct SlowLapi {
+    active: AtomicUsize,
+    most_at_once: AtomicUsize,
+    refused: AtomicBool,
+    alerts: Mutex<Vec<Alert>>,
+}
+
+async fn slow_push(State(s): State<Arc<SlowLapi>>, Json(alerts): Json<Vec<Alert>>) -> Response {
+    let now = s.active.fetch_add(1, Ordering::SeqCst) + 1;
+    s.most_at_once.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.active.fetch_sub(1, Ordering::SeqCst);
+    if !s.refused.swap(true, Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let mut stored = s.alerts.lock().unwrap();
+    stored.extend(alerts);
+    let ids: Vec<String> = (0..stored.len()).map(|i| i.to_string()).collect();
+    (StatusCode::CREATED, Json(ids)).into_response()
+}
+
+#[tokio::test]
+async fn several_pushes_in_flight_deliver_every_alert_once() {
+    let lapi = Arc::new(SlowLapi::default());
+    let app = Router::new()
+        .route("/v1/watchers/login", post(login))
+        .with_state(up())
+        .merge(
+            Router::new()
+                .route("/v1/alerts", post(slow_push))
+                .with_state(lapi.clone()),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = Arc::new(WatcherClient::new(&ClientOptions::new(url), "m1", "pw").unwrap());
+    let config = PusherConfig {
+        spool_dir: None,
+        max_batch: 1,
+        max_in_flight: 3,
+        shutdown_timeout: Duration::from_secs(30),
+        ..fast(std::path::Path::new("/nonexistent"))
+    };
+    let (pusher, task) = AlertPusher::spawn(client, config).unwrap();
+    for n in 0..12 {
+        assert!(pusher.send(alert(n)).await);
+    }
+    pusher.shutdown();
+    let stats = task.await.unwrap();
+    assert_eq!((stats.pushed, stats.queued, stats.dropped), (12, 0, 0));
+    assert!(
+        stats.failed_attempts >= 1,
+        "the refused push was not retried"
+    );
+    let most = lapi.most_at_once.load(Ordering::SeqCst);
+    assert!(
+        (2..=3).contains(&most),
+        "{most} pushes at once, expected 2 or 3"
+    );
+    // The refused batch went again: every alert arrived, none twice.
+    let mut got: Vec<String> = lapi
+        .alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a.get_scenario().to_string())
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = (0..12).map(|n| format!("test/scenario-{n}")).collect();
+    want.sort();
+    assert_eq!(got, want);
 }
 
 #[tokio::test]

@@ -70,10 +70,15 @@ pub struct Summary {
     pub buckets: cs_buckets::EngineStats,
 }
 
-/// Alerts a replay lets wait for the LAPI before it pauses.
-const REPLAY_BACKLOG: usize = 1000;
 /// Alerts per push of a replay (upstream's agent pushes what it has every second, unbounded).
 const REPLAY_PUSH: usize = 500;
+/// Pushes of a replay sent at once: while the LAPI answers one, the next is on its way, so
+/// the time a LAPI takes to answer (processing, round trip, or a response held back by
+/// Nagle's algorithm on its side) does not pace the replay.
+const REPLAY_IN_FLIGHT: usize = 2;
+/// Alerts a replay lets wait for the LAPI before it pauses: the batches in flight and the
+/// next one.
+const REPLAY_BACKLOG: usize = (REPLAY_IN_FLIGHT + 1) * REPLAY_PUSH;
 
 /// Environment variable that turns bucket eviction off (`0`): memory then grows with the
 /// number of distinct bucket keys, as upstream's; used to check that eviction changes no alert.
@@ -237,7 +242,7 @@ impl Delivery<'_> {
             }
         }
         for alert in self.alerts.drain(..) {
-            if let Err(e) = self.rt.block_on(self.output.send(alert)) {
+            if let Err(e) = self.output.send_blocking(self.rt, alert) {
                 self.failure = Some(e);
                 return;
             }
@@ -277,6 +282,7 @@ fn replay(
     let pusher = cs_apiclient::PusherConfig {
         max_batch: REPLAY_PUSH,
         max_undelivered: Some(REPLAY_BACKLOG),
+        max_in_flight: REPLAY_IN_FLIGHT,
         ..cs_apiclient::PusherConfig::default()
     };
     let output = rt.block_on(Output::connect(

@@ -85,6 +85,15 @@ impl Output {
         Ok(())
     }
 
+    /// Queues an alert for delivery, from outside the runtime `rt`: waits on it only when
+    /// the pusher's channel is full.
+    pub fn send_blocking(&self, rt: &tokio::runtime::Runtime, alert: Alert) -> Result<()> {
+        let Some(alert) = self.pusher.try_send(alert) else {
+            return Ok(());
+        };
+        rt.block_on(self.send(alert))
+    }
+
     /// Flushes what is queued and stops; errors when alerts could not be delivered.
     pub async fn finish(self) -> Result<PushStats> {
         self.pusher.shutdown();
