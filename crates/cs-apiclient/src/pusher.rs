@@ -180,9 +180,10 @@ impl Worker {
                 },
                 _ = tick.tick(), if deadline.is_none() => self.enqueue(&mut pending),
                 Some(done) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => {
+                    // After a failure no push starts before the backoff is over, even when
+                    // another push in flight succeeds meanwhile.
                     if self.finish_push(done) {
                         backoff = self.config.backoff_initial;
-                        retry_at = Instant::now();
                     } else {
                         retry_at = Instant::now() + backoff;
                         backoff = (backoff * 2).min(self.config.backoff_max);

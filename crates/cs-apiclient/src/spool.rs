@@ -16,7 +16,8 @@ struct Batch {
     alerts: Arc<[Alert]>,
 }
 
-/// FIFO of alert batches. With a directory, each batch is also a file `<seq>.json` written
+/// Alert batches in the order they were queued; each leaves when it is delivered, which
+/// need not be in that order. With a directory, each batch is also a file `<seq>.json` written
 /// atomically (temporary file + rename) and removed once delivered, so batches survive a
 /// crash or restart and are re-sent in order by the next [`Spool::open`]. At most
 /// `max_alerts` alerts are kept: when a new batch would exceed the bound, the oldest batches
